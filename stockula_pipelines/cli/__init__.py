@@ -1,0 +1,40 @@
+"""The `stockula` command: a thin face over lib/ and the local stack.
+
+    stockula stack up|down|status        the native stack on loopback (infra/local)
+    stockula db migrate|capabilities|url  schema and connection helpers
+    stockula demo                         load a recent window from the synthetic source
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from stockula_pipelines.settings import SettingsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stockula", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    from stockula_pipelines.cli import db, demo, stack
+
+    stack.register(sub)
+    db.register(sub)
+    demo.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:
+        print(f"stockula: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Database plumbing without Dagster: capabilities of the server and the migration runner."""

@@ -1,0 +1,77 @@
+"""The market-data source interface every source implements.
+
+Conventions shared by all sources:
+
+* every ``datetime`` argument and every timestamp returned is tz-aware UTC;
+* windows are half-open ``[start, end)`` on the row's ``time`` (bar open time for prices, ex-date at
+  00:00 exchange time for dividends and splits);
+* every method returns frames conforming to :mod:`stockula_pipelines.lib.schemas` (``conform()``);
+  an empty result is an empty *typed* frame, never ``None``;
+* ``symbols=None`` means the source's whole :meth:`MarketDataSource.universe`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Protocol, runtime_checkable
+
+import polars as pl
+
+DEFAULT_EXCHANGE_TZ = "America/New_York"
+
+
+class SourceError(RuntimeError):
+    """A source could not deliver data; the message names the source, the symbol and the cause."""
+
+    def __init__(self, message: str, *, source: str | None = None, symbol: str | None = None) -> None:
+        prefix = " ".join(p for p in (source, symbol) if p)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+        self.source = source
+        self.symbol = symbol
+
+
+class SourceConfigError(SourceError):
+    """The source is misconfigured (unknown name, missing directory, ...)."""
+
+
+@runtime_checkable
+class MarketDataSource(Protocol):
+    name: str
+
+    def universe(self) -> list[str]: ...
+
+    def stocks(self, symbols: Sequence[str] | None = None) -> pl.DataFrame: ...
+
+    def price_bars(
+        self, symbols: Sequence[str] | None, start: datetime, end: datetime, interval: str
+    ) -> pl.DataFrame: ...
+
+    def option_chains(
+        self, symbols: Sequence[str] | None, snapshot_date: date
+    ) -> tuple[pl.DataFrame, pl.DataFrame]: ...
+
+    def dividends(self, symbols: Sequence[str] | None, start: datetime, end: datetime) -> pl.DataFrame: ...
+
+    def splits(self, symbols: Sequence[str] | None, start: datetime, end: datetime) -> pl.DataFrame: ...
+
+
+def require_utc_window(start: datetime, end: datetime, *, source: str) -> None:
+    """Reject naive or inverted windows early: a naive bound silently shifts a whole day of bars."""
+    for label, value in (("start", start), ("end", end)):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise SourceError(f"window {label} {value.isoformat()} is naive; pass a tz-aware UTC datetime",
+                              source=source)
+    if end <= start:
+        raise SourceError(f"empty window [{start.isoformat()}, {end.isoformat()})", source=source)
+
+
+def in_window(frame: pl.DataFrame, start: datetime, end: datetime, column: str = "time") -> pl.DataFrame:
+    return frame.filter((pl.col(column) >= start) & (pl.col(column) < end))
+
+
+def resolve_symbols(symbols: Sequence[str] | None, universe: Sequence[str]) -> list[str]:
+    if symbols is None:
+        return list(universe)
+    return list(dict.fromkeys(symbols))
+

@@ -1,0 +1,1 @@
+CREATE DATABASE {database} WITH OWNER {owner} ENCODING 'UTF8' TEMPLATE template0

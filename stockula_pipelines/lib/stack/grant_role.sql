@@ -1,0 +1,1 @@
+GRANT {granted} TO {role}

@@ -1,0 +1,142 @@
+"""The partitions every partitioned asset shares: trading days and intraday windows of the exchange.
+
+Both are ``TimeWindowPartitionsDefinition``s (so ``dagster asset materialize --partition-range A...B``
+and range backfills work) whose ``exclusions`` remove every non-trading day taken from
+:mod:`stockula_pipelines.lib.calendar`, hence from ``exchange_calendars``: holidays and ad-hoc closures
+are never partitions.
+
+* ``daily_partitions``: keys ``YYYY-MM-DD``. The cron ticks every day at 00:00 exchange time and
+  weekends are excluded by a cron exclusion, rather than ticking only Mon-Fri: with a Mon-Fri cron,
+  Friday's window would run to Monday 00:00 and Friday would not become a partition until Monday.
+  So each key's Dagster window is exactly :func:`~stockula_pipelines.lib.calendar.trading_day_window`
+  (that trading date's local day) and a day becomes a partition at the midnight that ends it.
+* ``intraday_partitions``: keys ``YYYY-MM-DD-HH:MM`` (exchange local time), one per
+  ``minutes``-long window starting at the 09:30 open: with 60 minutes, 09:30, 10:30, ..., 15:30. A
+  Dagster window runs to the next cron tick (so the 15:30 one would reach the next morning); use
+  :func:`partition_window`, which clips every window to the session: the 15:30 window is
+  15:30-16:00, and on early-close days the ticks at or after the 13:00 close are excluded.
+
+Options snapshots (``options_snapshot``) use the daily partitions.
+
+The module-level definitions use the default start and window length (no settings are read at
+import); call the ``build_*`` functions for others. Exclusions reach as far as the calendar does
+(two years past the day the code location was loaded).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import dagster as dg
+
+from stockula_pipelines.lib.calendar import DEFAULT_EXCHANGE, get_calendar
+
+DEFAULT_START = date(2024, 1, 2)
+DEFAULT_INTRADAY_WINDOW_MINUTES = 60
+DAILY_FMT = "%Y-%m-%d"
+INTRADAY_FMT = "%Y-%m-%d-%H:%M"
+# Window lengths whose ticks fall on the 09:30 open every day and fit a cron minute field.
+SUPPORTED_INTRADAY_MINUTES = (1, 2, 3, 5, 6, 10, 15, 30, 60)
+_REGULAR_OPEN = (9, 30)
+
+
+def build_daily_partitions(
+    start: date = DEFAULT_START, exchange: str = DEFAULT_EXCHANGE, end_offset: int = 0
+) -> dg.TimeWindowPartitionsDefinition:
+    cal = get_calendar(exchange)
+    closed = [datetime(d.year, d.month, d.day) for d in cal.holidays(start, cal.last_day)]
+    return dg.TimeWindowPartitionsDefinition(
+        start=start.strftime(DAILY_FMT),
+        fmt=DAILY_FMT,
+        cron_schedule="0 0 * * *",
+        timezone=str(cal.tz),
+        end_offset=end_offset,
+        exclusions=["0 0 * * 0,6", *closed],
+    )
+
+
+def _intraday_cron(minutes: int) -> tuple[str, list[str]]:
+    """Cron of the window starts and cron exclusions for the ticks before the 09:30 open."""
+    if minutes not in SUPPORTED_INTRADAY_MINUTES:
+        raise ValueError(
+            f"intraday window of {minutes} minutes is not supported; use one of {SUPPORTED_INTRADAY_MINUTES}"
+        )
+    hour, minute = _REGULAR_OPEN
+    if minutes == 60:
+        return f"{minute} {hour}-15 * * 1-5", []
+    minute_field = ",".join(str(m) for m in range(0, 60, minutes))
+    before_open = [f"{m} {hour} * * *" for m in range(0, minute, minutes)]
+    return f"{minute_field} {hour}-15 * * 1-5", before_open
+
+
+def build_intraday_partitions(
+    minutes: int = DEFAULT_INTRADAY_WINDOW_MINUTES,
+    start: date = DEFAULT_START,
+    exchange: str = DEFAULT_EXCHANGE,
+) -> dg.TimeWindowPartitionsDefinition:
+    cal = get_calendar(exchange)
+    cron, before_open = _intraday_cron(minutes)
+    ticks_per_day = [
+        (h, m) for h in range(9, 16) for m in range(0, 60, minutes) if (h, m) >= _REGULAR_OPEN
+    ]
+    excluded: list[datetime] = []
+    for day in cal.holidays(start, cal.last_day):
+        excluded.extend(datetime(day.year, day.month, day.day, h, m) for h, m in ticks_per_day)
+    lo, hi = cal.sessions_slice(start, cal.last_day)
+    for i in range(lo, hi):
+        day = cal.sessions[i].item()
+        close_local = datetime.fromtimestamp(cal.closes_ns[i] / 1e9, tz=cal.tz).replace(tzinfo=None)
+        excluded.extend(
+            tick
+            for h, m in ticks_per_day
+            if (tick := datetime(day.year, day.month, day.day, h, m)) >= close_local
+        )
+    return dg.TimeWindowPartitionsDefinition(
+        start=datetime(start.year, start.month, start.day, *_REGULAR_OPEN).strftime(INTRADAY_FMT),
+        fmt=INTRADAY_FMT,
+        cron_schedule=cron,
+        timezone=str(cal.tz),
+        exclusions=[*before_open, *excluded],
+    )
+
+
+def partition_window(
+    partition_key: str,
+    *,
+    minutes: int = DEFAULT_INTRADAY_WINDOW_MINUTES,
+    exchange: str = DEFAULT_EXCHANGE,
+) -> tuple[datetime, datetime]:
+    """The half-open UTC window ``[start, end)`` of a daily or an intraday partition key.
+
+    A daily key (``YYYY-MM-DD``) gives the trading date's local day; an intraday key
+    (``YYYY-MM-DD-HH:MM``) gives its window clipped to the session's close.
+    """
+    cal = get_calendar(exchange)
+    try:
+        if len(partition_key) == 10:
+            return cal.trading_day_window(datetime.strptime(partition_key, DAILY_FMT).date())
+        local_start = datetime.strptime(partition_key, INTRADAY_FMT)
+    except ValueError as exc:
+        raise ValueError(
+            f"partition key {partition_key!r}: not a trading-day key (YYYY-MM-DD) or an intraday key "
+            f"(YYYY-MM-DD-HH:MM) of a trading day: {exc}"
+        ) from exc
+    opened, closed = cal.session_open_close(local_start.date())
+    start = local_start.replace(tzinfo=cal.tz).astimezone(opened.tzinfo)
+    offset = (start - opened).total_seconds() / 60
+    if not opened <= start < closed or offset % minutes:
+        raise ValueError(
+            f"partition key {partition_key!r}: {local_start:%H:%M} is not the start of a {minutes}-minute "
+            f"window of the {local_start.date().isoformat()} session"
+        )
+    return start, min(start + timedelta(minutes=minutes), closed)
+
+
+def daily_partition_keys(partitions: dg.TimeWindowPartitionsDefinition, first: str, last: str) -> list[str]:
+    """The keys of ``partitions`` in ``[first, last]`` (both inclusive), as a CLI range would pick."""
+    return list(partitions.get_partition_keys_in_range(dg.PartitionKeyRange(first, last)))
+
+
+daily_partitions = build_daily_partitions()
+intraday_partitions = build_intraday_partitions()
+options_snapshot_partitions = daily_partitions

@@ -1,0 +1,165 @@
+"""One typed settings object, read from ``STOCKULA_*`` variables.
+
+Nothing here runs at import time: call :func:`get_settings` when a value is needed. Values come, in
+order of precedence, from the process environment, then ``.env`` in the project directory, then the
+file the local stack writes (``.stack/stack.env``, which holds the generated passwords). There are no
+default passwords: a DSN asked for without its password raises :class:`SettingsError` naming the
+variable to set.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or invalid; the message names the variable to fix."""
+
+
+class Role(StrEnum):
+    admin = "admin"
+    writer = "writer"
+    analyst = "analyst"
+    backup = "backup"
+    monitor = "monitor"
+
+
+def project_dir() -> Path:
+    """The checkout the package runs from (``STOCKULA_HOME`` overrides it)."""
+    home = os.environ.get("STOCKULA_HOME")
+    return Path(home).resolve() if home else PACKAGE_DIR.parent
+
+
+def _env_files() -> tuple[Path, ...]:
+    root = project_dir()
+    stack_dir = Path(os.environ.get("STOCKULA_STACK_DIR", root / ".stack"))
+    # Later files win in pydantic-settings; the process environment beats both.
+    return (stack_dir / "stack.env", root / ".env")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STOCKULA_", extra="ignore", case_sensitive=False)
+
+    # --- where the local stack lives -------------------------------------------------------------
+    stack_dir: Path = Field(default_factory=lambda: project_dir() / ".stack")
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "stockula")
+
+    # --- PostgreSQL / TimescaleDB ----------------------------------------------------------------
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 55432
+    pgbouncer_host: str = "127.0.0.1"
+    pgbouncer_port: int = 56432
+    db_name: str = "stockula"
+    dagster_db_name: str = "dagster"
+    use_pgbouncer: bool = True
+    # An explicit writer DSN wins over host/port/user/password (e.g. a managed database).
+    database_url: SecretStr | None = None
+
+    admin_user: str = "stockula_admin"
+    writer_user: str = "stockula_writer"
+    analyst_user: str = "stockula_analyst"
+    backup_user: str = "stockula_backup"
+    monitor_user: str = "stockula_monitor"
+    admin_password: SecretStr | None = None
+    writer_password: SecretStr | None = None
+    analyst_password: SecretStr | None = None
+    backup_password: SecretStr | None = None
+    monitor_password: SecretStr | None = None
+
+    pool_min_size: int = 1
+    pool_max_size: int = 4
+    statement_timeout_ms: int = 0
+
+    # PostgreSQL tuning (the origin stack's TS_TUNE_*); empty = derive from the machine.
+    tune_memory: str | None = None
+    tune_num_cpus: int | None = None
+    tune_max_conns: int = 100
+
+    # --- other services of the stack ---------------------------------------------------------------
+    redis_host: str = "127.0.0.1"
+    redis_port: int = 56379
+    prometheus_port: int = 59090
+    postgres_exporter_port: int = 59187
+    grafana_port: int = 53000
+    dagster_webserver_port: int = 53070
+
+    # --- market data ---------------------------------------------------------------------------------
+    source: Literal["synthetic", "files", "yfinance"] = "synthetic"
+    symbols: list[str] | None = None  # None = the source's whole universe
+    synthetic_seed: int = 42
+    synthetic_universe_size: int = 50
+    files_dir: Path | None = None
+    exchange: str = "XNYS"
+    cache_ttl_seconds: int = 6 * 3600
+    yfinance_max_retries: int = 5
+    intraday_interval: str = "5m"
+    intraday_window_minutes: int = 60
+
+    # --- analytics -------------------------------------------------------------------------------------
+    risk_free_rate: float = 0.04
+    volatility_window: int = 21
+
+    # --- demo ---------------------------------------------------------------------------------------------
+    demo_trading_days: int = 10
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [s.strip().upper() for s in value.split(",") if s.strip()]
+        return value
+
+    # --- DSNs ---------------------------------------------------------------------------------------------
+    def user_for(self, role: Role | str) -> str:
+        return getattr(self, f"{Role(role).value}_user")
+
+    def password_for(self, role: Role | str) -> str:
+        role = Role(role)
+        secret: SecretStr | None = getattr(self, f"{role.value}_password")
+        if secret is None or not secret.get_secret_value():
+            raise SettingsError(
+                f"no password for the {role.value} role: set STOCKULA_{role.value.upper()}_PASSWORD "
+                f"(or run `stockula stack up`, which generates one into {self.stack_dir / 'stack.env'})"
+            )
+        return secret.get_secret_value()
+
+    def dsn(self, role: Role | str = Role.writer, *, direct: bool = False, dbname: str | None = None) -> str:
+        """A libpq URI for ``role``; through PgBouncer unless ``direct`` or PgBouncer is off."""
+        role = Role(role)
+        if role is Role.writer and self.database_url is not None and dbname is None:
+            return self.database_url.get_secret_value()
+        via_bouncer = self.use_pgbouncer and not direct and role in (Role.writer, Role.analyst)
+        host, port = (self.pgbouncer_host, self.pgbouncer_port) if via_bouncer else (self.pg_host, self.pg_port)
+        user = quote(self.user_for(role), safe="")
+        password = quote(self.password_for(role), safe="")
+        return f"postgresql://{user}:{password}@{host}:{port}/{dbname or self.db_name}"
+
+    def through_pgbouncer(self, dsn: str) -> bool:
+        return f":{self.pgbouncer_port}/" in dsn
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.redis_host}:{self.redis_port}/0"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    try:
+        return Settings(_env_file=_env_files())  # type: ignore[call-arg]
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise SettingsError(f"invalid STOCKULA_* setting: {exc}") from exc
+
+
+def reload_settings() -> Settings:
+    get_settings.cache_clear()
+    return get_settings()
