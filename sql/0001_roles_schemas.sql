@@ -32,7 +32,7 @@ CREATE SCHEMA IF NOT EXISTS staging AUTHORIZATION stockula_owner;
 CREATE SCHEMA IF NOT EXISTS quality AUTHORIZATION stockula_owner;
 ALTER SCHEMA ops OWNER TO stockula_owner;
 
-REVOKE ALL ON SCHEMA public FROM PUBLIC;
+-- public keeps USAGE: the TimescaleDB functions live there. Nobody but the admin creates in it.
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA market, aggregates, analytics, curated, staging, quality, ops TO stockula_write;

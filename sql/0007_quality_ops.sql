@@ -77,6 +77,8 @@ CREATE TABLE ops.refresh_log (
   window_end    timestamptz NOT NULL,
   method        text NOT NULL,
   rows_written  bigint,
+  -- the highest ops.ingest_log.ingest_id this refresh covered: the next run starts after it
+  last_ingest_id bigint,
   run_id        text
 );
 CREATE INDEX refresh_log_target_idx ON ops.refresh_log (target, refreshed_at DESC);

@@ -38,6 +38,7 @@ INTRADAY_FMT = "%Y-%m-%d-%H:%M"
 # Window lengths whose ticks fall on the 09:30 open every day and fit a cron minute field.
 SUPPORTED_INTRADAY_MINUTES = (1, 2, 3, 5, 6, 10, 15, 30, 60)
 _REGULAR_OPEN = (9, 30)
+_REGULAR_CLOSE_MINUTE = 16 * 60
 
 
 def build_daily_partitions(
@@ -76,9 +77,8 @@ def build_intraday_partitions(
 ) -> dg.TimeWindowPartitionsDefinition:
     cal = get_calendar(exchange)
     cron, before_open = _intraday_cron(minutes)
-    ticks_per_day = [
-        (h, m) for h in range(9, 16) for m in range(0, 60, minutes) if (h, m) >= _REGULAR_OPEN
-    ]
+    open_minute = _REGULAR_OPEN[0] * 60 + _REGULAR_OPEN[1]
+    ticks_per_day = [divmod(m, 60) for m in range(open_minute, _REGULAR_CLOSE_MINUTE, minutes)]
     excluded: list[datetime] = []
     for day in cal.holidays(start, cal.last_day):
         excluded.extend(datetime(day.year, day.month, day.day, h, m) for h, m in ticks_per_day)

@@ -41,7 +41,7 @@ def stack_settings() -> Settings:
     from stockula_pipelines.lib.stack import stack_status, stack_up
 
     settings = get_settings()
-    if not all(s.running for s in stack_status(settings)):
+    if not all(s.up for s in stack_status(settings)):
         stack_up(settings)
     from stockula_pipelines.settings import reload_settings
 

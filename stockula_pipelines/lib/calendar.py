@@ -171,6 +171,10 @@ _CALENDARS: dict[str, TradingCalendar] = {}
 _LOCK = threading.Lock()
 
 
+def _utc_ns(series) -> np.ndarray:
+    return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ns]").astype(np.int64)
+
+
 def _build(name: str) -> TradingCalendar:
     import exchange_calendars as xcals  # deferred: importing it (and pandas) costs ~0.5 s
 
@@ -187,8 +191,8 @@ def _build(name: str) -> TradingCalendar:
         name=name,
         tz=ZoneInfo(str(cal.tz)),
         sessions=sessions,
-        opens_ns=cal.opens.values.astype("datetime64[ns]").astype(np.int64),
-        closes_ns=cal.closes.values.astype("datetime64[ns]").astype(np.int64),
+        opens_ns=_utc_ns(cal.opens),
+        closes_ns=_utc_ns(cal.closes),
         first_day=sessions[0].item(),
         last_day=cal.last_session.date(),
     )

@@ -109,8 +109,13 @@ def migrate(
                     "the TimescaleDB extension is not installed on this server "
                     "(run `make setup` or use the compose stack's TimescaleDB image)"
                 )
-            if caps.license is None:
+            preload = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0]  # type: ignore[index]
+            if "timescaledb" not in preload:
                 raise MigrationError("timescaledb is not in shared_preload_libraries on this server")
+            if caps.timescaledb_version is None:
+                # The edition is only known once the extension is loaded into this database.
+                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+                caps = detect(conn)
             report = MigrateReport(edition=caps.edition)
             conn.execute(_BOOTSTRAP)
             applied = {
@@ -143,6 +148,7 @@ def _apply(conn: psycopg.Connection, migration: Migration, caps: Capabilities) -
             conn.execute(migration.text)  # a whole file: no parameters, several statements
         except psycopg.Error as exc:
             raise MigrationError(f"{migration.path.name} failed: {exc}") from exc
+        conn.execute("RESET ROLE")  # files may SET LOCAL ROLE stockula_owner; the record is the admin's
         conn.execute(
             """
             INSERT INTO ops.schema_migrations (version, name, filename, checksum, edition, duration_ms)

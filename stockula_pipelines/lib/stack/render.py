@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from string import Template
 
@@ -21,7 +22,9 @@ def write_config(path: Path, content: str, run_as: RunAs, mode: int = 0o640) -> 
     """Write ``content`` owned by the service account; True when the file changed."""
     changed = not path.exists() or path.read_text() != content
     if changed:
-        path.write_text(content)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(content)
     if run_as.drop:
         os.chown(path, run_as.uid, run_as.gid)
     path.chmod(mode)

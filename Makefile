@@ -1,0 +1,51 @@
+# The README's commands. Every target is safe to run twice.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)
+# Load the local stack's generated settings (ports, passwords, DAGSTER_PG_*) into every recipe.
+WITH_ENV := set -a; [ -f .stack/stack.env ] && . .stack/stack.env; set +a;
+
+.PHONY: help setup stack-up stack-down stack-status migrate demo test test-unit bench lint ui clean
+
+help:
+	@echo "make demo    set up everything, start the local stack, migrate and load the demo data"
+	@echo "make test    set up, start the stack, migrate a fresh test database and run every test"
+	@echo "make setup | stack-up | stack-down | stack-status | migrate | bench | lint | ui"
+
+setup:
+	@infra/local/setup.sh
+
+stack-up: setup
+	@$(BIN)/stockula stack up
+
+stack-down:
+	@if [ -x $(BIN)/stockula ]; then $(BIN)/stockula stack down; fi
+
+stack-status:
+	@$(BIN)/stockula stack status
+
+migrate: stack-up
+	@$(BIN)/stockula db migrate
+
+demo: migrate
+	@$(WITH_ENV) $(BIN)/stockula demo
+
+test: stack-up
+	@$(WITH_ENV) $(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-unit: setup
+	@$(BIN)/python -m pytest -q tests/unit
+
+bench: migrate
+	@$(WITH_ENV) for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lint: setup
+	@$(BIN)/ruff check stockula_pipelines tests bench
+
+ui: migrate
+	@$(WITH_ENV) $(BIN)/dagster dev -w workspace.yaml -p $${STOCKULA_DAGSTER_WEBSERVER_PORT:-53070}
+
+clean: stack-down
+	rm -rf .stack

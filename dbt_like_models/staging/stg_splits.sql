@@ -1,0 +1,6 @@
+SELECT
+    symbol,
+    ex_date,
+    ratio AS split_ratio,
+    source AS data_source
+FROM market.splits

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `make setup`: install what the native stack and the project need, idempotently.
+#   1. Debian packages (only the missing ones; apt-get update only when something is missing)
+#   2. the virtualenv .venv with the project and its dev extras
+#   3. the TimescaleDB extension built from Debian's source package (cached)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib pgbouncer redis-server prometheus
+          prometheus-postgres-exporter pgbackrest cmake gcc make libssl-dev libkrb5-dev dpkg-dev
+          docker-compose nodejs npm)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root or install them with sudo)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The packages start system services on their default ports; the project runs its own instances.
+  for svc in postgresql redis-server prometheus prometheus-postgres-exporter pgbouncer; do
+    systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
+  done
+else
+  echo "setup: Debian packages present"
+fi
+
+PYTHON=${PYTHON:-python3}
+stamp=.venv/.stockula-installed
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing the project into .venv"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[dev]'
+  touch "$stamp"
+else
+  echo "setup: .venv up to date"
+fi
+
+infra/local/install_timescaledb.sh
+
+if [ -f tests/tsl/package.json ] && command -v npm >/dev/null; then
+  if [ ! -d tests/tsl/node_modules ] || [ tests/tsl/package-lock.json -nt tests/tsl/node_modules ]; then
+    echo "setup: installing the TSL test tier's Node packages"
+    (cd tests/tsl && npm ci --silent --no-audit --no-fund)
+  fi
+fi
+echo "setup: done"

@@ -1,0 +1,21 @@
+"""The code location: assembles each domain's Definitions and the shared resources. No config here."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from stockula_pipelines.defs import corporate_actions, market_data, options
+from stockula_pipelines.resources.market_data import MarketDataResource
+from stockula_pipelines.resources.timescale import TimescaleResource
+
+defs = dg.Definitions.merge(
+    market_data.definitions(),
+    options.definitions(),
+    corporate_actions.definitions(),
+    dg.Definitions(
+        resources={
+            "timescale": TimescaleResource(),
+            "market_data": MarketDataResource(),
+        }
+    ),
+)

@@ -1,0 +1,1 @@
+SELECT count(*) FROM {target} WHERE bucket >= %(start)s AND bucket < %(end)s

@@ -1,0 +1,1 @@
+DELETE FROM {target} WHERE bucket >= %(start)s AND bucket < %(end)s

@@ -1,0 +1,1 @@
+CALL refresh_continuous_aggregate(%(cagg)s::regclass, %(start)s::timestamptz, %(end)s::timestamptz)

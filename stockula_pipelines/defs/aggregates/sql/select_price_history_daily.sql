@@ -1,0 +1,12 @@
+SELECT time_bucket(INTERVAL '1 day', time, 'America/New_York') AS bucket,
+       symbol,
+       first(open_price, time) AS open_price,
+       max(high_price)         AS high_price,
+       min(low_price)          AS low_price,
+       last(close_price, time) AS close_price,
+       sum(volume)             AS volume,
+       sum(trading_value)      AS trading_value,
+       count(*)                AS bar_count
+FROM market.price_history
+WHERE interval = '5m'
+GROUP BY 1, 2

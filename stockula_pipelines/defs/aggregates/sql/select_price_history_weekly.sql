@@ -1,0 +1,12 @@
+SELECT time_bucket(INTERVAL '7 days', time, 'America/New_York', TIMESTAMPTZ '2000-01-03 00:00:00-05') AS bucket,
+       symbol,
+       first(open_price, time) AS open_price,
+       max(high_price)         AS high_price,
+       min(low_price)          AS low_price,
+       last(close_price, time) AS close_price,
+       sum(volume)             AS volume,
+       sum(trading_value)      AS trading_value,
+       count(*)                AS bar_count
+FROM market.price_history
+WHERE interval = '1d'
+GROUP BY 1, 2

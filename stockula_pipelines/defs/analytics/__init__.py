@@ -1,0 +1,7 @@
+import dagster as dg
+
+from stockula_pipelines.defs.analytics import assets
+
+
+def definitions() -> dg.Definitions:
+    return dg.Definitions(assets=dg.load_assets_from_modules([assets]))

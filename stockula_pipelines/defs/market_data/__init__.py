@@ -1,0 +1,13 @@
+import dagster as dg
+
+from stockula_pipelines.defs.market_data import assets, schedules
+
+
+def definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([assets]),
+        jobs=[schedules.end_of_day_job, schedules.corporate_actions_job, schedules.intraday_job,
+              schedules.reference_data_job],
+        schedules=[schedules.end_of_day_schedule, schedules.corporate_actions_schedule,
+                   schedules.intraday_schedule, schedules.reference_data_schedule],
+    )

@@ -1,0 +1,89 @@
+"""Nightly, intraday and reference-data loads, on the exchange's clock.
+
+Schedules tick on plain crons in the exchange time zone; the evaluation function then asks the
+exchange calendar whether there is a session to load, so holidays and early closes need no cron of
+their own.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from stockula_pipelines.lib.calendar import DEFAULT_EXCHANGE, get_calendar
+from stockula_pipelines.partitions import DEFAULT_INTRADAY_WINDOW_MINUTES, INTRADAY_FMT
+
+TZ = "America/New_York"
+
+end_of_day_job = dg.define_asset_job(
+    "end_of_day_job",
+    selection=dg.AssetSelection.assets(
+        ["market", "price_history"], ["market", "options_calls"], ["market", "options_puts"]
+    ),
+    description="Daily bars and option chain snapshots of one trading day.",
+)
+corporate_actions_job = dg.define_asset_job(
+    "corporate_actions_job",
+    selection=dg.AssetSelection.assets(["market", "dividends"], ["market", "splits"]),
+    description="Dividends and splits whose ex-date is one trading day.",
+)
+intraday_job = dg.define_asset_job(
+    "intraday_job",
+    selection=dg.AssetSelection.assets(["market", "price_history_intraday"]),
+    description="Intraday bars of one window of the session.",
+)
+reference_data_job = dg.define_asset_job(
+    "reference_data_job",
+    selection=dg.AssetSelection.assets(["market", "stocks"]),
+    description="Reference data of the universe (names, sectors, market caps).",
+)
+
+
+def _session_today(scheduled: datetime) -> str | None:
+    cal = get_calendar(DEFAULT_EXCHANGE)
+    day = scheduled.astimezone(cal.tz).date()
+    return day.isoformat() if cal.is_trading_day(day) else None
+
+
+@dg.schedule(job=end_of_day_job, cron_schedule="30 17 * * 1-5", execution_timezone=TZ)
+def end_of_day_schedule(context: dg.ScheduleEvaluationContext):
+    """After the close on trading days: load that session's daily bars and option chains."""
+    day = _session_today(context.scheduled_execution_time)
+    if day is None:
+        return dg.SkipReason("not a trading day on the exchange calendar")
+    return dg.RunRequest(run_key=f"eod-{day}", partition_key=day)
+
+
+@dg.schedule(job=corporate_actions_job, cron_schedule="0 19 * * 1-5", execution_timezone=TZ)
+def corporate_actions_schedule(context: dg.ScheduleEvaluationContext):
+    """Nightly on trading days: dividends and splits going ex on that day."""
+    day = _session_today(context.scheduled_execution_time)
+    if day is None:
+        return dg.SkipReason("not a trading day on the exchange calendar")
+    return dg.RunRequest(run_key=f"ca-{day}", partition_key=day)
+
+
+def last_completed_intraday_key(now: datetime, minutes: int = DEFAULT_INTRADAY_WINDOW_MINUTES) -> str | None:
+    """The key of the latest intraday window that has ended by ``now`` today, if any."""
+    cal = get_calendar(DEFAULT_EXCHANGE)
+    day = now.astimezone(cal.tz).date()
+    if not cal.is_trading_day(day):
+        return None
+    done = [start for start, end in cal.intraday_windows(day, minutes) if end <= now.astimezone(UTC)]
+    return done[-1].astimezone(cal.tz).strftime(INTRADAY_FMT) if done else None
+
+
+@dg.schedule(job=intraday_job, cron_schedule="*/15 9-16 * * 1-5", execution_timezone=TZ)
+def intraday_schedule(context: dg.ScheduleEvaluationContext):
+    """Every 15 minutes during market hours: the latest completed intraday window (idempotent by run_key)."""
+    key = last_completed_intraday_key(context.scheduled_execution_time)
+    if key is None:
+        return dg.SkipReason("no completed intraday window yet (market closed, holiday or before the first window)")
+    return dg.RunRequest(run_key=f"intraday-{key}", partition_key=key)
+
+
+@dg.schedule(job=reference_data_job, cron_schedule="0 6 * * 1", execution_timezone=TZ)
+def reference_data_schedule(_context: dg.ScheduleEvaluationContext):
+    """Weekly, before Monday's session: refresh names, sectors and market caps."""
+    return dg.RunRequest()

@@ -1,0 +1,1 @@
+SELECT {function}(%(chunk)s::regclass, if_compressed => true)

@@ -1,0 +1,3 @@
+DELETE FROM {table}
+WHERE time >= %(start)s AND time < %(end)s
+  AND symbol = ANY(%(symbols)s::text[])

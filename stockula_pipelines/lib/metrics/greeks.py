@@ -1,0 +1,114 @@
+"""Implied volatility and Black-Scholes-Merton Greeks of the option snapshots, from the ingest log.
+
+IV is solved from the mid price (last price when there is no two-sided quote); the Greeks are then
+evaluated at that IV. Where no IV exists (expired, no quote, price below intrinsic, ...) every
+column stays NULL and ``greeks_status`` says why. Units follow the column comments: vega and rho per
+1.00 change, theta per year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from stockula_pipelines.lib.metrics import load_sql, pending_loads, record_refresh
+from stockula_pipelines.lib.quant.black_scholes import bsm_greeks
+from stockula_pipelines.lib.quant.implied_vol import REASONS, implied_volatility, mid_price, time_to_expiry
+
+TARGET = "option_greeks"
+TABLES = ("options_calls", "options_puts")
+
+
+@dataclass
+class GreeksReport:
+    loads_processed: int = 0
+    contracts: int = 0
+    solved: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    risk_free_rate: float = 0.0
+    dividend_yield_mean: float | None = None
+    window: tuple[datetime, datetime] | None = None
+
+
+def compute_greeks(quotes: pl.DataFrame, *, is_call: bool, risk_free_rate: float) -> pl.DataFrame:
+    """IV + Greeks for a frame of quotes (columns as select_option_quotes.sql returns)."""
+    S = quotes["underlying_price"].to_numpy().astype(np.float64)
+    K = quotes["strike"].to_numpy().astype(np.float64)
+    q = quotes["dividend_yield"].fill_null(0.0).to_numpy().astype(np.float64)
+    T = np.asarray(time_to_expiry(quotes["time"], quotes["expiration_date"]), dtype=np.float64)
+    price = mid_price(
+        quotes["bid"].fill_null(np.nan).to_numpy(),
+        quotes["ask"].fill_null(np.nan).to_numpy(),
+        quotes["last_price"].fill_null(np.nan).to_numpy(),
+    )
+    solved = implied_volatility(price, S, K, T, risk_free_rate, q, is_call)
+    greeks = bsm_greeks(S, K, T, risk_free_rate, q, solved.iv, is_call)
+    ok = solved.reason == 0
+
+    def col(values: np.ndarray) -> pl.Series:
+        return pl.Series(np.where(ok, values, np.nan)).fill_nan(None)
+
+    return pl.DataFrame(
+        {
+            "contract_symbol": quotes["contract_symbol"],
+            "time": quotes["time"],
+            "implied_volatility": col(solved.iv),
+            "delta": col(greeks.delta),
+            "gamma": col(greeks.gamma),
+            "theta": col(greeks.theta),
+            "vega": col(greeks.vega),
+            "rho": col(greeks.rho),
+            "greeks_status": np.asarray(REASONS, dtype=object)[solved.reason].astype(str),
+        }
+    )
+
+
+def refresh_option_greeks(conn: psycopg.Connection, *, risk_free_rate: float, run_id: str | None = None) -> GreeksReport:
+    report = GreeksReport(risk_free_rate=risk_free_rate)
+    loads = pending_loads(conn, TARGET, list(TABLES))
+    if not loads:
+        return report
+    report.loads_processed = len(loads)
+    report.window = (min(x["window_start"] for x in loads), max(x["window_end"] for x in loads))
+    yields: list[np.ndarray] = []
+    for load in loads:
+        table = sql.Identifier("market", load["table_name"])
+        cur = conn.execute(
+            sql.SQL(load_sql("select_option_quotes")).format(table=table),
+            {"start": load["window_start"], "end": load["window_end"], "symbols": list(load["symbols"])},
+        )
+        names = [d.name for d in cur.description]
+        quotes = pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
+        if quotes.is_empty():
+            continue
+        quotes = quotes.with_columns(pl.col(c).cast(pl.Float64) for c in
+                                     ("strike", "bid", "ask", "last_price", "underlying_price", "dividend_yield"))
+        out = compute_greeks(quotes, is_call=load["table_name"] == "options_calls", risk_free_rate=risk_free_rate)
+        yields.append(quotes["dividend_yield"].fill_null(0.0).to_numpy())
+        _write(conn, table, out)
+        report.contracts += len(out)
+        for status, n in out["greeks_status"].value_counts().iter_rows():
+            report.reasons[status] = report.reasons.get(status, 0) + n
+    report.solved = report.reasons.get("ok", 0)
+    if yields:
+        report.dividend_yield_mean = float(np.mean(np.concatenate(yields)))
+    record_refresh(conn, target=TARGET, window=report.window, method="bsm", rows=report.contracts,
+                   last_ingest_id=loads[-1]["ingest_id"], run_id=run_id)
+    return report
+
+
+def _write(conn: psycopg.Connection, table: sql.Identifier, frame: pl.DataFrame) -> None:
+    conn.execute(load_sql("create_staging_greeks"))
+    with conn.cursor().copy(
+        "COPY staging_greeks (contract_symbol, time, implied_volatility, delta, gamma, theta, vega, rho, "
+        "greeks_status) FROM STDIN"
+    ) as copy:
+        for row in frame.iter_rows():
+            copy.write_row(row)
+    conn.execute(sql.SQL(load_sql("update_greeks")).format(table=table))
+    conn.execute("DROP TABLE staging_greeks")

@@ -1,0 +1,131 @@
+"""Adjusted close, daily return and volatility of the daily bars, kept current from the ingest log.
+
+A new daily bar needs the ``window + 1`` bars before it (the lookback) so that a partition boundary
+never changes a value; rows after the touched window are recomputed too, since their returns read
+the touched bars. A new or removed dividend or split changes every earlier adjusted price of its
+symbol, so such a symbol is recomputed over its whole history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+import psycopg
+
+from stockula_pipelines.lib.metrics import load_sql, pending_loads, record_refresh
+from stockula_pipelines.lib.quant.returns import compute_price_metrics
+
+TARGET = "price_metrics"
+
+
+@dataclass
+class PriceMetricsReport:
+    loads_processed: int = 0
+    symbols_windowed: list[str] = field(default_factory=list)
+    symbols_full_history: list[str] = field(default_factory=list)
+    rows_computed: int = 0
+    rows_updated: int = 0
+    window: tuple[datetime, datetime] | None = None
+
+
+def _plan(conn: psycopg.Connection, loads: list[dict]) -> tuple[dict[str, datetime], set[str], tuple]:
+    """Earliest touched time per symbol of the daily-bar loads, and the symbols needing full history."""
+    starts: dict[str, datetime] = {}
+    full: set[str] = set()
+    lo = min(load["window_start"] for load in loads)
+    hi = max(load["window_end"] for load in loads)
+    for load in loads:
+        if load["table_name"] == "price_history":
+            if load["interval"] != "1d":
+                continue
+            for symbol in load["symbols"]:
+                current = starts.get(symbol)
+                starts[symbol] = load["window_start"] if current is None else min(current, load["window_start"])
+        elif load["rows_deleted"]:
+            # An action may have been removed: which symbol lost it is unknown, so all of them.
+            full.update(load["symbols"])
+        elif load["rows_loaded"]:
+            rows = conn.execute(
+                load_sql("select_symbols_with_actions"),
+                {"start": load["window_start"], "end": load["window_end"], "symbols": list(load["symbols"])},
+            ).fetchall()
+            full.update(r[0] for r in rows)
+    return starts, full, (lo, hi)
+
+
+def _read_closes(conn, starts: dict[str, datetime], full: set[str], window: int) -> pl.DataFrame:
+    symbols = sorted(set(starts) | full)
+    lookback: dict[str, datetime | None] = {s: None for s in full}
+    windowed = [s for s in symbols if s not in full]
+    if windowed:
+        # One lookback per distinct start keeps this to a query per backfill range, not per symbol.
+        by_start: dict[datetime, list[str]] = {}
+        for s in windowed:
+            by_start.setdefault(starts[s], []).append(s)
+        for start, group in by_start.items():
+            for symbol, lb in conn.execute(
+                load_sql("select_lookback_starts"), {"start": start, "n": window + 1, "symbols": group}
+            ):
+                lookback[symbol] = lb if lb is not None else start
+    rows = conn.execute(
+        load_sql("select_daily_closes"),
+        {"symbols": symbols, "starts": [lookback[s] for s in symbols]},
+    ).fetchall()
+    return pl.DataFrame(
+        rows, schema={"symbol": pl.String, "date": pl.Date, "time": pl.Datetime("us", "UTC"), "close_price": pl.Float64},
+        orient="row",
+    )
+
+
+def _read_actions(conn, symbols: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    rows = conn.execute(load_sql("select_actions"), {"symbols": symbols}).fetchall()
+    actions = pl.DataFrame(
+        rows, schema={"kind": pl.String, "symbol": pl.String, "ex_date": pl.Date, "value": pl.Float64}, orient="row"
+    )
+    dividends = actions.filter(pl.col("kind") == "dividend").select("symbol", "ex_date", pl.col("value").alias("amount"))
+    splits = actions.filter(pl.col("kind") == "split").select("symbol", "ex_date", pl.col("value").alias("ratio"))
+    return dividends, splits
+
+
+def refresh_price_metrics(conn: psycopg.Connection, *, window: int = 21, run_id: str | None = None) -> PriceMetricsReport:
+    """Bring the derived columns up to date with every load since the last refresh."""
+    report = PriceMetricsReport()
+    loads = pending_loads(conn, TARGET, ["price_history", "dividends", "splits"])
+    if not loads:
+        return report
+    report.loads_processed = len(loads)
+    starts, full, report.window = _plan(conn, loads)
+    if starts or full:
+        closes = _read_closes(conn, starts, full, window)
+        dividends, splits = _read_actions(conn, sorted(set(starts) | full))
+        metrics = compute_price_metrics(closes, dividends, splits, window=window)
+        metrics = metrics.join(closes.select("symbol", "date", "time"), on=["symbol", "date"], how="inner")
+        # Rows before a windowed symbol's first touched bar only served as lookback.
+        first = pl.DataFrame(
+            {"symbol": list(starts), "first_time": list(starts.values())},
+            schema={"symbol": pl.String, "first_time": pl.Datetime("us", "UTC")},
+        )
+        metrics = metrics.join(first, on="symbol", how="left").filter(
+            pl.col("symbol").is_in(list(full)) | (pl.col("time") >= pl.col("first_time"))
+        )
+        report.rows_computed = len(metrics)
+        report.rows_updated = _write(conn, metrics)
+    report.symbols_windowed = sorted(set(starts) - full)
+    report.symbols_full_history = sorted(full)
+    record_refresh(conn, target=TARGET, window=report.window, method="windowed+lookback",
+                   rows=report.rows_updated, last_ingest_id=loads[-1]["ingest_id"], run_id=run_id)
+    return report
+
+
+def _write(conn: psycopg.Connection, metrics: pl.DataFrame) -> int:
+    conn.execute(load_sql("create_staging_price_metrics"))
+    cols = ["symbol", "time", "adj_close_price", "daily_return", "volatility"]
+    frame = metrics.select(cols).with_columns(pl.col(c).fill_nan(None) for c in cols[2:])
+    with conn.cursor().copy(
+        "COPY staging_price_metrics (symbol, time, adj_close_price, daily_return, volatility) FROM STDIN"
+    ) as copy:
+        for row in frame.iter_rows():
+            copy.write_row(row)
+    return conn.execute(load_sql("update_price_metrics")).rowcount

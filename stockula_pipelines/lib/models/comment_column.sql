@@ -1,0 +1,1 @@
+COMMENT ON COLUMN {column} IS {comment}

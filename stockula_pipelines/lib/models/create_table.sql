@@ -1,0 +1,2 @@
+CREATE TABLE {relation} AS
+{body}

@@ -1,0 +1,1 @@
+ALTER TABLE {relation} RENAME TO {new_name}

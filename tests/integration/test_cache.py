@@ -1,0 +1,152 @@
+"""The response cache through a real Redis: a throwaway redis-server started for this module."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import socket
+import subprocess
+import time
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import polars as pl
+import pytest
+import redis
+from fixtures.fake_yfinance import FakeYFinance, Options, chain_frame, daily_frame, option_rows
+
+from stockula_pipelines.lib.cache import (
+    NullCache,
+    ResponseCache,
+    cache_key,
+    frame_from_bytes,
+    frame_to_bytes,
+)
+from stockula_pipelines.lib.sources.yfinance_source import YFinanceSource
+
+pytestmark = pytest.mark.integration
+
+MARCH = (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 16, tzinfo=UTC))
+ROWS = [("2024-03-07", 169.15, 170.73, 168.49, 169.0, 71765100),
+        ("2024-03-08", 169.0, 173.7, 168.94, 170.73, 76114600)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server)")
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"redis-server did not start on port {port}")
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture()
+def cache(redis_url) -> ResponseCache:
+    cache = ResponseCache.from_url(redis_url, ttl_seconds=600, prefix=f"test:{random.random()}:")
+    yield cache
+    cache.clear()
+
+
+def _fake() -> FakeYFinance:
+    fake = FakeYFinance()
+    fake.histories[("AAPL", "1d")] = daily_frame(ROWS, dividends={"2024-03-08": 0.24})
+    fake.infos["AAPL"] = {"longName": "Apple Inc.", "marketCap": 2632000000000}
+    fake.chains["AAPL"] = {
+        e: Options(chain_frame(option_rows("AAPL", e, "C", [170, 175])), chain_frame(option_rows("AAPL", e, "P", [165])),
+                   {"regularMarketPrice": 170.73})
+        for e in ("2024-03-15", "2024-03-22")
+    }
+    return fake
+
+
+def _source(fake, cache, clock=datetime(2024, 3, 8, 21, tzinfo=UTC)) -> YFinanceSource:
+    return YFinanceSource(yf_module=fake, cache=cache, symbols=["AAPL"], sleep=lambda s: None, clock=lambda: clock)
+
+
+def test_rerun_within_ttl_makes_no_request(cache, redis_url):
+    fake = _fake()
+    first = _source(fake, cache)
+    bars = first.price_bars(None, *MARCH, "1d")
+    stocks = first.stocks()
+    calls, puts = first.option_chains(None, date(2024, 3, 8))
+    requests_made = sum(fake.calls.values())
+    assert requests_made == 1 + 1 + 1 + 2  # history, info, options listing, one chain per expiry
+
+    # a new process would build a new source; only Redis carries the responses over
+    again = _source(fake, ResponseCache.from_url(redis_url, 600, cache.prefix),
+                    clock=datetime(2024, 3, 8, 22, tzinfo=UTC))
+    assert again.price_bars(None, *MARCH, "1d").equals(bars)
+    assert again.dividends(None, *MARCH)["amount"].to_list() == [0.24]  # same daily response serves actions
+    assert again.stocks().equals(stocks)
+    calls2, puts2 = again.option_chains(None, date(2024, 3, 8))
+    assert calls2.equals(calls) and puts2.equals(puts)  # same snapshot time: an idempotent reload
+    assert sum(fake.calls.values()) == requests_made
+    assert again.cache.hits >= 5 and again.cache.misses == 0
+
+
+def test_entries_carry_the_ttl(cache):
+    fake = _fake()
+    _source(fake, cache).price_bars(None, *MARCH, "1d")
+    keys = list(cache.client.scan_iter(match=cache.prefix + "*"))
+    assert len(keys) == 1
+    assert 0 < cache.client.ttl(keys[0]) <= 600
+
+
+def test_different_arguments_are_different_entries(cache):
+    fake = _fake()
+    source = _source(fake, cache)
+    source.price_bars(None, *MARCH, "1d")
+    source.price_bars(None, MARCH[0], datetime(2024, 3, 9, tzinfo=UTC), "1d")
+    assert fake.calls["history"] == 2
+    assert cache_key("history", "AAPL", {"a": 1}) != cache_key("history", "AAPL", {"a": 2})
+
+
+def test_frames_round_trip_without_pickle():
+    frame = daily_frame(ROWS)
+    back = frame_from_bytes(frame_to_bytes(frame))
+    pd.testing.assert_frame_equal(back, frame)
+    assert str(back.index.tz) == "America/New_York" and back.index.name == "Date"
+    assert b"pickle" not in frame_to_bytes(frame).lower()
+
+
+def test_redis_down_degrades_to_fetching():
+    dead = ResponseCache.from_url(f"redis://127.0.0.1:{_free_port()}/0", ttl_seconds=60)
+    fake = _fake()
+    bars = _source(fake, dead).price_bars(None, *MARCH, "1d")
+    _source(fake, dead).price_bars(None, *MARCH, "1d")
+    assert bars.height == 2 and fake.calls["history"] == 2
+
+
+def test_null_cache_always_fetches():
+    fake = _fake()
+    source = _source(fake, NullCache())
+    source.stocks()
+    source.stocks()
+    assert fake.calls["info"] == 2
+    assert isinstance(source.price_bars(None, *MARCH, "1d"), pl.DataFrame)
