@@ -13,7 +13,7 @@ CREATE TABLE analytics.market_summary_daily (
   avg_volatility       double precision,
   updated_at           timestamptz NOT NULL DEFAULT now()
 );
-COMMENT ON TABLE analytics.market_summary_daily IS 'Market breadth: one row per trading day (filled by the curated model mart_market_summary_daily).';
+COMMENT ON TABLE analytics.market_summary_daily IS 'Market breadth: one row per trading day (filled by the curated model market_summary_daily).';
 
 CREATE TABLE analytics.sector_performance (
   date                 date NOT NULL,
@@ -26,7 +26,7 @@ CREATE TABLE analytics.sector_performance (
   updated_at           timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (date, sector)
 );
-COMMENT ON TABLE analytics.sector_performance IS 'One row per sector per trading day (filled by the curated model mart_sector_performance).';
+COMMENT ON TABLE analytics.sector_performance IS 'One row per sector per trading day (filled by the curated model sector_performance_daily).';
 
 -- Backtests belong to the application; the pipelines only provide the schema.
 CREATE TABLE analytics.strategies (

@@ -88,9 +88,24 @@ FROM market.options_puts
 GROUP BY 1, 2
 WITH NO DATA;
 
-COMMENT ON MATERIALIZED VIEW aggregates.price_history_daily IS 'Daily OHLCV from the 5-minute bars: one row per symbol per trading day (bucket = 00:00 exchange time).';
-COMMENT ON MATERIALIZED VIEW aggregates.price_history_weekly IS 'Weekly OHLCV from the daily bars: one row per symbol per week starting Monday.';
-COMMENT ON MATERIALIZED VIEW aggregates.price_history_monthly IS 'Monthly OHLCV from the daily bars: one row per symbol per calendar month.';
-COMMENT ON MATERIALIZED VIEW aggregates.market_volume_hourly IS 'Market-wide volume from the 5-minute bars: one row per UTC hour.';
-COMMENT ON MATERIALIZED VIEW aggregates.options_calls_volume_daily IS 'Call activity: one row per symbol per trading day.';
-COMMENT ON MATERIALIZED VIEW aggregates.options_puts_volume_daily IS 'Put activity: one row per symbol per trading day.';
+-- A continuous aggregate is a view to PostgreSQL (relkind 'v'): COMMENT ON MATERIALIZED VIEW refuses it.
+COMMENT ON VIEW aggregates.price_history_daily IS 'Daily OHLCV from the 5-minute bars: one row per symbol per trading day (bucket = 00:00 exchange time).';
+COMMENT ON VIEW aggregates.price_history_weekly IS 'Weekly OHLCV from the daily bars: one row per symbol per week starting Monday.';
+COMMENT ON VIEW aggregates.price_history_monthly IS 'Monthly OHLCV from the daily bars: one row per symbol per calendar month.';
+COMMENT ON VIEW aggregates.market_volume_hourly IS 'Market-wide volume from the 5-minute bars: one row per UTC hour.';
+COMMENT ON VIEW aggregates.options_calls_volume_daily IS 'Call activity: one row per symbol per trading day.';
+COMMENT ON VIEW aggregates.options_puts_volume_daily IS 'Put activity: one row per symbol per trading day.';
+
+-- refresh_continuous_aggregate() is allowed to the aggregate's owner only, and the Dagster assets
+-- refresh as the writer: the continuous aggregates (derived data, no source rows) are handed to the
+-- writer's group. Policy jobs run as that owner, which therefore needs LOGIN (it has no password,
+-- so nobody can log in as it over TCP).
+RESET ROLE;
+ALTER ROLE stockula_write LOGIN;
+ALTER MATERIALIZED VIEW aggregates.price_history_daily OWNER TO stockula_write;
+ALTER MATERIALIZED VIEW aggregates.price_history_weekly OWNER TO stockula_write;
+ALTER MATERIALIZED VIEW aggregates.price_history_monthly OWNER TO stockula_write;
+ALTER MATERIALIZED VIEW aggregates.market_volume_hourly OWNER TO stockula_write;
+ALTER MATERIALIZED VIEW aggregates.options_calls_volume_daily OWNER TO stockula_write;
+ALTER MATERIALIZED VIEW aggregates.options_puts_volume_daily OWNER TO stockula_write;
+GRANT SELECT ON ALL TABLES IN SCHEMA aggregates TO stockula_owner, stockula_read;

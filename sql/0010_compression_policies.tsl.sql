@@ -1,5 +1,10 @@
 -- Full edition: compression (enabled before any policy), retention and refresh policies.
 -- segmentby/orderby cover each unique key, as compression of a table with a unique key requires.
+
+-- Policy jobs run as the owner of their hypertable, and TimescaleDB refuses to add (or start) a job
+-- whose owner cannot log in ("permission denied to start background process"). The owner gets LOGIN
+-- but no password, so password authentication as it always fails; only the job scheduler uses it.
+ALTER ROLE stockula_owner LOGIN;
 SET LOCAL ROLE stockula_owner;
 
 ALTER TABLE market.price_history SET (
@@ -16,6 +21,8 @@ SELECT add_compression_policy('market.options_puts', compress_after => INTERVAL 
 SELECT add_retention_policy('market.options_calls', drop_after => INTERVAL '730 days');
 SELECT add_retention_policy('market.options_puts', drop_after => INTERVAL '730 days');
 
+-- The continuous aggregates belong to the writer's group (0008): their policies are added as it.
+SET LOCAL ROLE stockula_write;
 SELECT add_continuous_aggregate_policy('aggregates.price_history_daily',
   start_offset => INTERVAL '7 days', end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '1 hour');
 SELECT add_continuous_aggregate_policy('aggregates.price_history_weekly',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from stockula_pipelines.defs import corporate_actions, market_data, options
+from stockula_pipelines.defs import aggregates, analytics, corporate_actions, curated, market_data, options, quality
 from stockula_pipelines.resources.market_data import MarketDataResource
 from stockula_pipelines.resources.timescale import TimescaleResource
 
@@ -12,6 +12,10 @@ defs = dg.Definitions.merge(
     market_data.definitions(),
     options.definitions(),
     corporate_actions.definitions(),
+    analytics.definitions(),
+    aggregates.definitions(),
+    curated.definitions(),
+    quality.definitions(),
     dg.Definitions(
         resources={
             "timescale": TimescaleResource(),

@@ -25,7 +25,7 @@ import); call the ``build_*`` functions for others. Exclusions reach as far as t
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -35,6 +35,7 @@ DEFAULT_START = date(2024, 1, 2)
 DEFAULT_INTRADAY_WINDOW_MINUTES = 60
 DAILY_FMT = "%Y-%m-%d"
 INTRADAY_FMT = "%Y-%m-%d-%H:%M"
+MONTHLY_FMT = "%Y-%m"
 # Window lengths whose ticks fall on the 09:30 open every day and fit a cron minute field.
 SUPPORTED_INTRADAY_MINUTES = (1, 2, 3, 5, 6, 10, 15, 30, 60)
 _REGULAR_OPEN = (9, 30)
@@ -109,9 +110,12 @@ def partition_window(
     """The half-open UTC window ``[start, end)`` of a daily or an intraday partition key.
 
     A daily key (``YYYY-MM-DD``) gives the trading date's local day; an intraday key
-    (``YYYY-MM-DD-HH:MM``) gives its window clipped to the session's close.
+    (``YYYY-MM-DD-HH:MM``) gives its window clipped to the session's close; a monthly key
+    (``YYYY-MM``) gives the calendar month in exchange time.
     """
     cal = get_calendar(exchange)
+    if len(partition_key) == 7:
+        return month_window(partition_key, exchange=exchange)
     try:
         if len(partition_key) == 10:
             return cal.trading_day_window(datetime.strptime(partition_key, DAILY_FMT).date())
@@ -137,6 +141,29 @@ def daily_partition_keys(partitions: dg.TimeWindowPartitionsDefinition, first: s
     return list(partitions.get_partition_keys_in_range(dg.PartitionKeyRange(first, last)))
 
 
+def month_window(partition_key: str, *, exchange: str = DEFAULT_EXCHANGE) -> tuple[datetime, datetime]:
+    """``[first day 00:00, next month's first day 00:00)`` in exchange time, as UTC."""
+    cal = get_calendar(exchange)
+    try:
+        first = datetime.strptime(partition_key, MONTHLY_FMT)
+    except ValueError as exc:
+        raise ValueError(f"partition key {partition_key!r}: not a month key (YYYY-MM): {exc}") from exc
+    nxt = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
+    return (first.replace(tzinfo=cal.tz).astimezone(UTC), nxt.replace(tzinfo=cal.tz).astimezone(UTC))
+
+
+def build_monthly_partitions(start: date = DEFAULT_START, exchange: str = DEFAULT_EXCHANGE):
+    """Calendar months in exchange time, including the month in progress (``end_offset=1``), so the
+    nightly corporate-actions load can reload the current month so far."""
+    cal = get_calendar(exchange)
+    return dg.MonthlyPartitionsDefinition(
+        start_date=start.replace(day=1).strftime(MONTHLY_FMT), fmt=MONTHLY_FMT, timezone=str(cal.tz), end_offset=1
+    )
+
+
 daily_partitions = build_daily_partitions()
 intraday_partitions = build_intraday_partitions()
 options_snapshot_partitions = daily_partitions
+# Dividends and splits are sparse (a few hundred a year for the default universe): a month per
+# partition keeps a multi-year backfill to a few dozen partitions instead of hundreds.
+corporate_action_partitions = build_monthly_partitions()

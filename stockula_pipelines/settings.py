@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     volatility_window: int = 21
 
     # --- demo ---------------------------------------------------------------------------------------------
-    demo_trading_days: int = 10
+    demo_trading_days: int = 65  # three months: enough for the 21-day volatility to fill
 
     @field_validator("symbols", mode="before")
     @classmethod

@@ -47,6 +47,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     except (MigrationError, psycopg.OperationalError) as exc:
         print(f"stockula db migrate: {exc}", file=sys.stderr)
         return 1
+    if report.applied and settings.use_pgbouncer:
+        from stockula_pipelines.lib.stack.console import pgbouncer_reconnect
+
+        try:
+            pgbouncer_reconnect(settings)
+        except psycopg.Error as exc:  # a PgBouncer we don't administer: its pool ages out by itself
+            print(f"  note: could not ask PgBouncer to reconnect ({exc}); new role settings apply to new connections")
     print(
         f"migrations: {len(report.applied)} applied, {len(report.already_applied)} already applied "
         f"(edition: {report.edition})"

@@ -255,6 +255,7 @@ def _refresh_cagg(conn: psycopg.Connection, agg: Aggregate, run_id: str | None) 
 def _refresh_rollup(conn: psycopg.Connection, agg: Aggregate, run_id: str | None) -> RefreshResult:
     with conn.transaction():
         conn.execute(load_sql("lock_target"), {"target": agg.target})
+        conn.execute(load_sql("set_search_path"))
         plan = plan_refresh(conn, agg)  # after the lock: a concurrent run's watermark is visible
         result = RefreshResult(agg.name, METHOD_ROLLUP, plan.windows, loads=plan.loads,
                                last_ingest_id=plan.last_ingest_id)

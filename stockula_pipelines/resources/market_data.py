@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 from dagster import ConfigurableResource
 from pydantic import Field
 

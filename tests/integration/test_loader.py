@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import psycopg
 import pytest
+from dagster import build_resources
 from polars.testing import assert_frame_equal
 from psycopg import sql
 
@@ -331,10 +332,10 @@ def test_every_dtype_copies_into_a_temp_table(db):
 
 
 def test_timescale_resource(db):
-    resource = TimescaleResource(dsn=db.dsn(), pool_min_size=1, pool_max_size=2)
-    try:
+    frame = bars(["AAA"], T0, 5, seed=15)
+    with build_resources({"timescale": TimescaleResource(dsn=db.dsn(), pool_min_size=1, pool_max_size=2)}) as res:
+        resource: TimescaleResource = res.timescale
         assert resource.capabilities().edition in ("apache", "tsl")
-        frame = bars(["AAA"], T0, 5, seed=15)
         result = resource.load_window("price_history", frame, window=WINDOW, symbols=["AAA"], source="test")
         assert result.rows_loaded == 5
         with resource.connection() as conn:
@@ -342,5 +343,12 @@ def test_timescale_resource(db):
         with resource.autocommit_connection() as conn:
             conn.execute("VACUUM market.price_history")  # refuses to run inside a transaction block
         assert resource.upsert("price_history", frame, source="test").rows_unchanged == 5
-    finally:
-        resource.close()
+        pool = resource._pool
+        assert pool is not None and not pool.closed
+    assert pool.closed  # teardown_after_execution closed it
+
+
+def test_timescale_resource_reads_no_settings_until_used(monkeypatch):
+    monkeypatch.setenv("STOCKULA_WRITER_PASSWORD", "")
+    resource = TimescaleResource()
+    assert resource.dsn is None and resource._pool is None

@@ -137,3 +137,16 @@ def test_bad_boolean_in_option_file(copy):
 def test_missing_directory():
     with pytest.raises(FilesSourceError, match="is not a directory"):
         FilesSource("/nonexistent/stockula-files")
+
+
+def test_path_like_symbols_cannot_escape_the_directory(source):
+    with pytest.raises(FilesSourceError, match="cannot name a file"):
+        source.price_bars(["../../etc/passwd"], *MARCH, "1d")
+
+
+def test_market_data_resource_builds_the_files_source():
+    from stockula_pipelines.resources.market_data import MarketDataResource
+
+    resource = MarketDataResource(source="files", files_dir=str(SAMPLE))
+    built = resource.get_source()
+    assert isinstance(built, FilesSource) and built.universe() == ["AAPL", "MSFT"]

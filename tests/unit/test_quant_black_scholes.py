@@ -29,7 +29,9 @@ def _quantlib_grid():
         ql.QuoteHandle(spot),
         ql.YieldTermStructureHandle(ql.FlatForward(today, ql.QuoteHandle(div), dc)),
         ql.YieldTermStructureHandle(ql.FlatForward(today, ql.QuoteHandle(rate), dc)),
-        ql.BlackVolTermStructureHandle(ql.BlackConstantVol(today, ql.NullCalendar(), ql.QuoteHandle(vol), dc)),
+        ql.BlackVolTermStructureHandle(
+            ql.BlackConstantVol(today, ql.NullCalendar(), ql.QuoteHandle(vol), dc)
+        ),
     )
     engine = ql.AnalyticEuropeanEngine(process)
     rows, ref = [], []
@@ -75,7 +77,9 @@ def test_matches_quantlib(grid, field, col):
     # Tolerance: relative 1e-7, plus an absolute floor of 1e-9 in each Greek's natural scale (price,
     # theta and rho scale with S=100; delta is O(1); gamma O(1/S); vega O(S)). Both sides evaluate the
     # same closed form, so disagreements are only the normal-CDF implementations and rounding.
-    scale = {"price": SPOT, "delta": 1.0, "gamma": 1.0 / SPOT, "vega": SPOT, "theta": SPOT, "rho": SPOT}[field]
+    scale = {"price": SPOT, "delta": 1.0, "gamma": 1.0 / SPOT, "vega": SPOT, "theta": SPOT, "rho": SPOT}[
+        field
+    ]
     np.testing.assert_allclose(ours, ref[:, col], rtol=1e-7, atol=1e-9 * scale)
 
 
@@ -117,7 +121,9 @@ def test_finite_differences_confirm_units():
         args = {"S": S, "K": K, "T": T, "r": r, "q": q, "sigma": sigma} | kw
         return float(bsm_price(**args, is_call=False))
 
-    assert float(g.vega) == pytest.approx((price(sigma=sigma + h) - price(sigma=sigma - h)) / (2 * h), rel=1e-6)
+    assert float(g.vega) == pytest.approx(
+        (price(sigma=sigma + h) - price(sigma=sigma - h)) / (2 * h), rel=1e-6
+    )
     assert float(g.rho) == pytest.approx((price(r=r + h) - price(r=r - h)) / (2 * h), rel=1e-6)
     assert float(g.theta) == pytest.approx(-(price(T=T + h) - price(T=T - h)) / (2 * h), rel=1e-6)
     assert float(g.delta) == pytest.approx((price(S=S + h) - price(S=S - h)) / (2 * h), rel=1e-6)

@@ -220,9 +220,10 @@ def test_make_source_chooses_by_settings(tmp_path):
     from stockula_pipelines.lib.sources.files import FilesSource
 
     assert isinstance(make_source(Settings(source="files", files_dir=tmp_path)), FilesSource)
+    assert make_source(Settings(source="synthetic", synthetic_universe_size=3)).name == "synthetic"
     yf_source = make_source(Settings(source="yfinance", symbols="aapl,msft"), cache=NullCache())
     assert isinstance(yf_source, YFinanceSource) and yf_source.universe() == ["AAPL", "MSFT"]
     with pytest.raises(SourceConfigError, match="STOCKULA_FILES_DIR"):
-        make_source(Settings(source="files"))
+        make_source(Settings(source="files", files_dir=None))
     with pytest.raises(SourceConfigError, match="is not a directory"):
         make_source(Settings(source="files", files_dir=tmp_path / "missing"))

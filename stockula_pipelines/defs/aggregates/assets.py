@@ -71,7 +71,7 @@ def _build(name: str, upstream: dg.AssetKey, description: str) -> dg.AssetsDefin
         # refresh_continuous_aggregate refuses a transaction block, so always autocommit; the
         # rollup path opens its own transaction.
         with timescale.autocommit_connection() as conn:
-            result = refresh_aggregate(conn, agg, caps=caps, run_id=context.run_id)
+            result = refresh_aggregate(conn, agg, caps=caps, run_id=context.run.run_id)
             row = conn.execute(sql.SQL(load_sql("count_rows")).format(target=agg.identifier)).fetchone()
         context.log.info(
             f"{agg.target}: {result.method} over {len(result.windows)} window(s) from {result.loads} load(s), "

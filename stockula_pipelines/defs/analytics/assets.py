@@ -1,6 +1,5 @@
 """Derived metrics written into the raw tables: adjusted prices, returns, volatility, option Greeks."""
 
-from __future__ import annotations
 
 import dagster as dg
 

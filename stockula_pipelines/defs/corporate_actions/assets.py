@@ -1,43 +1,47 @@
 """Corporate actions: ``market.dividends`` and ``market.splits``."""
 
-from __future__ import annotations
 
 import dagster as dg
 
-from stockula_pipelines.defs.ingest_common import DB_KINDS, load_table_window
-from stockula_pipelines.partitions import daily_partitions, partition_window
+from stockula_pipelines.defs.ingest_common import (
+    DB_KINDS, SINGLE_RUN, SOURCE_POOL, known_symbols, load_table_window, run_symbols, run_window,
+)
+from stockula_pipelines.partitions import corporate_action_partitions
 from stockula_pipelines.resources.market_data import MarketDataResource
 from stockula_pipelines.resources.timescale import TimescaleResource
 
 GROUP = "corporate_actions"
 DIVIDENDS = dg.AssetKey(["market", "dividends"])
 SPLITS = dg.AssetKey(["market", "splits"])
+STOCKS = dg.AssetKey(["market", "stocks"])
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(DIVIDENDS, group_name=GROUP, kinds=DB_KINDS, deps=[dg.AssetKey(["market", "stocks"])],
-                     owners=["team:data-platform"],
+        dg.AssetSpec(DIVIDENDS, group_name=GROUP, kinds=DB_KINDS, deps=[STOCKS], owners=["team:data-platform"],
                      description="Cash dividends: one row per symbol per ex-date."),
-        dg.AssetSpec(SPLITS, group_name=GROUP, kinds=DB_KINDS, deps=[dg.AssetKey(["market", "stocks"])],
-                     owners=["team:data-platform"],
+        dg.AssetSpec(SPLITS, group_name=GROUP, kinds=DB_KINDS, deps=[STOCKS], owners=["team:data-platform"],
                      description="Stock splits: one row per symbol per ex-date (ratio = new shares per old)."),
     ],
-    partitions_def=daily_partitions,
-    pool="market_data_source",
+    partitions_def=corporate_action_partitions,
+    backfill_policy=SINGLE_RUN,
+    pool=SOURCE_POOL,
 )
-def corporate_actions(
-    context: dg.AssetExecutionContext, market_data: MarketDataResource, timescale: TimescaleResource
-):
-    """Dividends and splits whose ex-date is the partition's trading day."""
-    window = partition_window(context.partition_key)
+def corporate_actions(context: dg.AssetExecutionContext, market_data: MarketDataResource,
+                      timescale: TimescaleResource):
+    """Dividends and splits whose ex-date falls in the run's month(s), exchange time.
+
+    Monthly partitions: the nightly schedule reloads the month in progress, which also picks up
+    actions announced late for earlier days of the month.
+    """
+    window, _keys = run_window(context)
     source = market_data.get_source()
-    symbols = market_data.symbols(source)
-    yield load_table_window(
-        context, timescale, table="dividends", frame=source.dividends(symbols, *window), window=window,
-        symbols=symbols, source=source.name, asset_key=DIVIDENDS,
-    )
-    yield load_table_window(
-        context, timescale, table="splits", frame=source.splits(symbols, *window), window=window,
-        symbols=symbols, source=source.name, asset_key=SPLITS,
-    )
+    symbols = run_symbols(market_data, source)
+    known = known_symbols(timescale)
+    for key, table, frame in (
+        (DIVIDENDS, "dividends", source.dividends(symbols, *window)),
+        (SPLITS, "splits", source.splits(symbols, *window)),
+    ):
+        load = load_table_window(context, timescale, table=table, frame=frame, window=window,
+                                 symbols=symbols, source=source.name, known=known)
+        yield load.result(key)

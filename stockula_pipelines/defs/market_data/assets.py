@@ -1,34 +1,29 @@
 """Reference data and OHLCV bars: ``market.stocks`` and ``market.price_history``."""
 
-from __future__ import annotations
 
 import dagster as dg
 
-from stockula_pipelines.defs.ingest_common import DB_KINDS, load_table_window
-from stockula_pipelines.partitions import daily_partitions, intraday_partitions, partition_window
+from stockula_pipelines.defs.ingest_common import (
+    DB_KINDS, SINGLE_RUN, SOURCE_POOL, load_table_window, run_symbols, run_window,
+)
+from stockula_pipelines.partitions import daily_partitions, intraday_partitions
 from stockula_pipelines.resources.market_data import MarketDataResource
 from stockula_pipelines.resources.timescale import TimescaleResource
-from stockula_pipelines.settings import get_settings
 
 GROUP = "market_data"
-SOURCE_POOL = "market_data_source"
+OWNERS = ["team:data-platform"]
 
 
-@dg.asset(
-    key=["market", "stocks"],
-    group_name=GROUP,
-    kinds=DB_KINDS,
-    pool=SOURCE_POOL,
-    owners=["team:data-platform"],
-)
-def stocks(market_data: MarketDataResource, timescale: TimescaleResource) -> dg.MaterializeResult:
+@dg.asset(key=["market", "stocks"], group_name=GROUP, kinds=DB_KINDS, pool=SOURCE_POOL, owners=OWNERS)
+def stocks(context: dg.AssetExecutionContext, market_data: MarketDataResource,
+           timescale: TimescaleResource) -> dg.MaterializeResult:
     """Reference data of the universe: one row per symbol (name, sector, industry, market cap).
 
     Upserted, so symbols that leave the source's universe keep their row.
     """
     source = market_data.get_source()
-    frame = source.stocks(market_data.symbols_or_none())
-    result = timescale.upsert("stocks", frame, source=source.name)
+    frame = source.stocks(run_symbols(market_data, source))
+    result = timescale.upsert("stocks", frame, source=source.name, run_id=context.run_id)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(frame)),
@@ -41,54 +36,41 @@ def stocks(market_data: MarketDataResource, timescale: TimescaleResource) -> dg.
 
 
 @dg.asset(
-    key=["market", "price_history"],
-    group_name=GROUP,
-    kinds=DB_KINDS,
-    partitions_def=daily_partitions,
-    deps=[stocks],
-    pool=SOURCE_POOL,
-    owners=["team:data-platform"],
+    key=["market", "price_history"], group_name=GROUP, kinds=DB_KINDS, partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN, deps=[stocks], pool=SOURCE_POOL, owners=OWNERS,
     metadata={"interval": "1d", "table": "market.price_history"},
 )
-def price_history(
-    context: dg.AssetExecutionContext, market_data: MarketDataResource, timescale: TimescaleResource
-) -> dg.MaterializeResult:
+def price_history(context: dg.AssetExecutionContext, market_data: MarketDataResource,
+                  timescale: TimescaleResource) -> dg.MaterializeResult:
     """Daily OHLCV bars, raw (unadjusted): one row per symbol per trading day (interval '1d').
 
-    Partitioned by trading day of the exchange calendar; a run replaces exactly that day's rows.
+    Partitioned by trading day of the exchange calendar; a run replaces exactly its days' rows.
     """
-    window = partition_window(context.partition_key)
+    window, _keys = run_window(context)
     source = market_data.get_source()
-    symbols = market_data.symbols(source)
+    symbols = run_symbols(market_data, source)
     frame = source.price_bars(symbols, window[0], window[1], "1d")
-    return load_table_window(
-        context, timescale, table="price_history", frame=frame, window=window, symbols=symbols,
-        source=source.name, interval="1d",
-    )
+    load = load_table_window(context, timescale, table="price_history", frame=frame, window=window,
+                             symbols=symbols, source=source.name, interval="1d")
+    return load.result(interval=dg.MetadataValue.text("1d"))
 
 
 @dg.asset(
-    key=["market", "price_history_intraday"],
-    group_name=GROUP,
-    kinds=DB_KINDS,
-    partitions_def=intraday_partitions,
-    deps=[stocks],
-    pool=SOURCE_POOL,
-    owners=["team:data-platform"],
-    metadata={"table": "market.price_history"},
+    key=["market", "price_history_intraday"], group_name=GROUP, kinds=DB_KINDS,
+    partitions_def=intraday_partitions, backfill_policy=SINGLE_RUN, deps=[stocks], pool=SOURCE_POOL,
+    owners=OWNERS, metadata={"table": "market.price_history"},
 )
-def price_history_intraday(
-    context: dg.AssetExecutionContext, market_data: MarketDataResource, timescale: TimescaleResource
-) -> dg.MaterializeResult:
-    """Intraday OHLCV bars (STOCKULA_INTRADAY_INTERVAL, default '5m') written to market.price_history:
-    one row per symbol per bar inside the session window of the partition.
+def price_history_intraday(context: dg.AssetExecutionContext, market_data: MarketDataResource,
+                           timescale: TimescaleResource) -> dg.MaterializeResult:
+    """Intraday OHLCV bars written to market.price_history with their own interval
+    (STOCKULA_INTRADAY_INTERVAL, default '5m'): one row per symbol per bar of the partition's
+    session window.
     """
-    interval = get_settings().intraday_interval
-    window = partition_window(context.partition_key)
+    settings = market_data.resolved_settings()
+    window, _keys = run_window(context)
     source = market_data.get_source()
-    symbols = market_data.symbols(source)
-    frame = source.price_bars(symbols, window[0], window[1], interval)
-    return load_table_window(
-        context, timescale, table="price_history", frame=frame, window=window, symbols=symbols,
-        source=source.name, interval=interval,
-    )
+    symbols = run_symbols(market_data, source)
+    frame = source.price_bars(symbols, window[0], window[1], settings.intraday_interval)
+    load = load_table_window(context, timescale, table="price_history", frame=frame, window=window,
+                             symbols=symbols, source=source.name, interval=settings.intraday_interval)
+    return load.result(interval=dg.MetadataValue.text(settings.intraday_interval))

@@ -5,7 +5,6 @@ exchange calendar whether there is a session to load, so holidays and early clos
 their own.
 """
 
-from __future__ import annotations
 
 from datetime import UTC, datetime
 
@@ -26,7 +25,7 @@ end_of_day_job = dg.define_asset_job(
 corporate_actions_job = dg.define_asset_job(
     "corporate_actions_job",
     selection=dg.AssetSelection.assets(["market", "dividends"], ["market", "splits"]),
-    description="Dividends and splits whose ex-date is one trading day.",
+    description="Dividends and splits of one month (the nightly run reloads the current month).",
 )
 intraday_job = dg.define_asset_job(
     "intraday_job",
@@ -57,11 +56,11 @@ def end_of_day_schedule(context: dg.ScheduleEvaluationContext):
 
 @dg.schedule(job=corporate_actions_job, cron_schedule="0 19 * * 1-5", execution_timezone=TZ)
 def corporate_actions_schedule(context: dg.ScheduleEvaluationContext):
-    """Nightly on trading days: dividends and splits going ex on that day."""
+    """Nightly on trading days: reload the month in progress (its dividends and splits so far)."""
     day = _session_today(context.scheduled_execution_time)
     if day is None:
         return dg.SkipReason("not a trading day on the exchange calendar")
-    return dg.RunRequest(run_key=f"ca-{day}", partition_key=day)
+    return dg.RunRequest(run_key=f"ca-{day}", partition_key=day[:7])
 
 
 def last_completed_intraday_key(now: datetime, minutes: int = DEFAULT_INTRADAY_WINDOW_MINUTES) -> str | None:

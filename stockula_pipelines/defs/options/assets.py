@@ -1,12 +1,13 @@
 """Option chain snapshots: ``market.options_calls`` and ``market.options_puts``."""
 
-from __future__ import annotations
 
 from datetime import date
 
 import dagster as dg
 
-from stockula_pipelines.defs.ingest_common import DB_KINDS, load_table_window
+from stockula_pipelines.defs.ingest_common import (
+    DB_KINDS, SINGLE_RUN, SOURCE_POOL, known_symbols, load_table_window, run_symbols,
+)
 from stockula_pipelines.partitions import daily_partitions, partition_window
 from stockula_pipelines.resources.market_data import MarketDataResource
 from stockula_pipelines.resources.timescale import TimescaleResource
@@ -21,24 +22,29 @@ PUTS = dg.AssetKey(["market", "options_puts"])
         dg.AssetSpec(
             key, group_name=GROUP, kinds=DB_KINDS, deps=[dg.AssetKey(["market", "stocks"])],
             owners=["team:data-platform"],
-            description=f"{side.capitalize()} of every listed expiry, snapshot at the session close: "
+            description=f"Option {side} of every listed expiry, snapshot at the session close: "
             "one row per contract per trading day.",
         )
         for key, side in ((CALLS, "calls"), (PUTS, "puts"))
     ],
     partitions_def=daily_partitions,
-    pool="market_data_source",
+    backfill_policy=SINGLE_RUN,
+    pool=SOURCE_POOL,
 )
-def option_chains(
-    context: dg.AssetExecutionContext, market_data: MarketDataResource, timescale: TimescaleResource
-):
-    """Loads both sides of the chain from one request per symbol and expiry."""
-    window = partition_window(context.partition_key)
+def option_chains(context: dg.AssetExecutionContext, market_data: MarketDataResource,
+                  timescale: TimescaleResource):
+    """Both sides of the chain from one request per symbol and expiry; one load per snapshot day."""
     source = market_data.get_source()
-    symbols = market_data.symbols(source)
-    calls, puts = source.option_chains(symbols, date.fromisoformat(context.partition_key))
-    for key, table, frame in ((CALLS, "options_calls", calls), (PUTS, "options_puts", puts)):
-        yield load_table_window(
-            context, timescale, table=table, frame=frame, window=window, symbols=symbols,
-            source=source.name, asset_key=key,
-        )
+    symbols = run_symbols(market_data, source)
+    known = known_symbols(timescale)
+    loads = {}
+    for key in context.partition_keys:
+        window = partition_window(key)
+        calls, puts = source.option_chains(symbols, date.fromisoformat(key))
+        for table, frame in (("options_calls", calls), ("options_puts", puts)):
+            loads[table] = load_table_window(
+                context, timescale, table=table, frame=frame, window=window, symbols=symbols,
+                source=source.name, known=known, into=loads.get(table),
+            )
+    yield loads["options_calls"].result(CALLS)
+    yield loads["options_puts"].result(PUTS)

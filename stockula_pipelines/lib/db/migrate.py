@@ -169,8 +169,8 @@ def _grant_memberships(
     done = []
     dbname = conn.info.dbname
     plan = [
-        (writer, "stockula_write", "market, aggregates, analytics, curated, quality, ops, staging"),
-        (analyst, "stockula_read", "market, aggregates, analytics, curated, quality"),
+        (writer, "stockula_write", "market, aggregates, analytics, curated, quality, ops, staging, public"),
+        (analyst, "stockula_read", "market, aggregates, analytics, curated, quality, public"),
         (backup, "pg_read_all_data", None),
     ]
     for login, group, search_path in plan:

@@ -72,10 +72,16 @@ def _check_window(table: str, window: tuple[datetime, datetime]) -> tuple[dateti
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
+def _template(name: str) -> str:
+    """A query file without its comment lines: GE requires query assets to start with SELECT."""
+    text = (_SQL_DIR / name).read_text(encoding="utf-8")
+    return "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("--")).strip()
+
+
 def window_query(table: str, window: tuple[datetime, datetime] | None, interval: str | None = None) -> str:
     """The SQL text of ``table``'s rows in ``window`` (see the module docstring for why it is text)."""
     if table == "stocks":
-        return (_SQL_DIR / "select_stocks.sql").read_text(encoding="utf-8")
+        return _template("select_stocks.sql")
     if window is None:
         raise ValueError(f"{table}: a window is required")
     start, end = _check_window(table, window)
@@ -90,9 +96,7 @@ def window_query(table: str, window: tuple[datetime, datetime] | None, interval:
         name, params["table"] = "select_corporate_action_window.sql", sql.Identifier("market", table)
     else:
         raise ValueError(f"no window query for table {table!r}")
-    template = (_SQL_DIR / name).read_text(encoding="utf-8")
-    lines = [ln for ln in template.splitlines() if not ln.lstrip().startswith("--")]
-    return sql.SQL("\n".join(lines).strip()).format(**params).as_string(None)  # type: ignore[arg-type]
+    return sql.SQL(_template(name)).format(**params).as_string(None)  # type: ignore[arg-type]
 
 
 def _column(kwargs: Mapping[str, Any]) -> str | None:
@@ -115,13 +119,23 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _error(info: Any) -> str | None:
+    """GE nests exception info per metric; the first raised exception's message, if any."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))[:500]
+    for value in info.values():
+        if (found := _error(value)) is not None:
+            return found
+    return None
+
+
 def _outcome(res: Any) -> ExpectationOutcome:
     cfg = res.expectation_config
     kwargs = dict(cfg.kwargs)
     result = dict(res.result or {})
-    error = None
-    if res.exception_info and res.exception_info.get("raised_exception"):
-        error = str(res.exception_info.get("exception_message"))
+    error = _error(res.exception_info)
     if cfg.type == "unexpected_rows_expectation":
         count = int(result.get("observed_value") or 0)
         rows = (result.get("details") or {}).get("unexpected_rows") or []
@@ -150,8 +164,12 @@ class SuiteRunner:
     def _context_(self) -> Any:
         if self._context is None:
             import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
 
-            self._context = gx.get_context(mode="ephemeral")
+            context = gx.get_context(mode="ephemeral")
+            # tqdm bars on every validation only clutter Dagster's captured logs.
+            context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            self._context = context
         return self._context
 
     def _datasource(self, dsn: str) -> Any:
@@ -188,7 +206,10 @@ class SuiteRunner:
             asset = ds.add_query_asset(name=asset_name, query=query)
             try:
                 batch = asset.add_batch_definition_whole_table("window").get_batch()
-                result = batch.validate(suite, result_format="SUMMARY")
+                # Only COMPLETE makes UnexpectedRowsExpectation return the offending rows (GE ignores
+                # per-expectation formats at run time); it costs nothing extra while data is clean.
+                result = batch.validate(suite, result_format={"result_format": "COMPLETE",
+                                                              "partial_unexpected_count": SAMPLE_ROWS})
             finally:
                 ds.delete_asset(asset_name)
         outcomes = tuple(_outcome(r) for r in result.results)

@@ -89,7 +89,10 @@ TABLE_CHECKS: dict[str, tuple[CheckDef, ...]] = {
 
 @cache
 def _sql(name: str) -> str:
-    return (_SQL_DIR / name).read_text(encoding="utf-8").strip()
+    """The statement without its comment lines: GE pastes it into subqueries, where a trailing
+    ``--`` comment would swallow the closing parenthesis (and ``{batch}`` in a comment is replaced too)."""
+    text = (_SQL_DIR / name).read_text(encoding="utf-8")
+    return "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("--")).strip()
 
 
 def _price_expectations(gxe, intraday: bool) -> list:
@@ -112,13 +115,14 @@ def _price_expectations(gxe, intraday: bool) -> list:
 
 
 def _option_expectations(gxe) -> list:
+    from great_expectations.expectations.row_conditions import Column
+
     out = [
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["contract_symbol", "snapshot_date"],
                                             mostly=1 - MAX_DUPLICATE_RATE, meta={"check": "no_duplicates"}),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="ask", column_B="bid", or_equal=True,
                                                     ignore_row_if="either_value_is_missing",
-                                                    row_condition='col("ask") > 0',
-                                                    condition_parser="great_expectations",
+                                                    row_condition=Column("ask") > 0,  # ask 0 = no offer
                                                     meta={"check": "quote_consistent"}),
         gxe.ExpectColumnValuesToBeBetween(column="strike", min_value=0, strict_min=True,
                                           meta={"check": "quote_consistent"}),

@@ -29,8 +29,12 @@ BatchHook = Callable[[int, int], None]  # (batch number from 1, rows sent so far
 
 
 def to_arrow(frame: pl.DataFrame) -> pa.Table:
-    """The frame as an Arrow table whose types pgpq encodes (string views become large strings)."""
-    table = frame.to_arrow()
+    """The frame as an Arrow table whose types pgpq encodes."""
+    return encodable(frame.to_arrow())
+
+
+def encodable(table: pa.Table) -> pa.Table:
+    """``table`` with string views (polars' native strings at newer compat levels) as large strings."""
     fields = []
     changed = False
     for field in table.schema:

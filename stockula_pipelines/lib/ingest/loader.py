@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -49,6 +49,7 @@ class LoadResult:
     chunks_decompressed: int
     ingest_id: int
     seconds: float
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step, for tuning
 
     def as_metadata(self) -> dict[str, object]:
         """Plain values for Dagster materialisation metadata."""
@@ -108,21 +109,33 @@ def load_window(
     quarantine = None if rejected is None else quarantine_frame(
         table, rejected, run_id=run_id, partition_key=partition_key)
 
+    timings: dict[str, float] = {"validate": _time.perf_counter() - started}
     with conn.transaction():
+        mark = _time.perf_counter()
         caps = detect(conn)
         bk.lock_symbols(conn, table, wanted)
         decompressed = bk.decompress_window(conn, caps, table, start, end)
+        timings["prepare"], mark = _lap(mark)
         deleted = bk.delete_window(conn, table, start=start, end=end, symbols=wanted, interval=interval)
+        timings["delete"], mark = _lap(mark)
         loaded = copy_frame(conn, bk.target(table), frame, batch_rows=batch_rows, on_batch=on_batch)
+        timings["copy"], mark = _lap(mark)
         quarantined = bk.write_quarantine(conn, quarantine)
         ingest_id = bk.write_ingest_log(
             conn, table=table, interval=interval, start=start, end=end, symbols=wanted, mode="replace",
             rows_deleted=deleted, rows_loaded=loaded, rows_updated=0, rows_quarantined=quarantined,
             source=source, run_id=run_id, partition_key=partition_key,
         )
+        timings["log"], mark = _lap(mark)
+    timings["commit"], mark = _lap(mark)
     return LoadResult(
         table=table, mode="replace", window=(start, end), symbols=tuple(wanted), interval=interval,
         rows_deleted=deleted, rows_loaded=loaded, rows_updated=0, rows_unchanged=0,
         rows_quarantined=quarantined, chunks_decompressed=decompressed, ingest_id=ingest_id,
-        seconds=_time.perf_counter() - started,
+        seconds=_time.perf_counter() - started, timings=timings,
     )
+
+
+def _lap(mark: float) -> tuple[float, float]:
+    now = _time.perf_counter()
+    return now - mark, now

@@ -153,14 +153,18 @@ def materialize(
     """
     model = project.models[name]
     with conn.transaction():
+        conn.execute(load_sql("lock_model"), (model.relation,))
         if owner_role:
             conn.execute(load_sql("set_role").format(role=sql.Identifier(owner_role)))
+        downstream = project.downstream(name)
+        existing = {d for d in downstream if _relkind(conn, d) is not None}
         _create(conn, model)
         verify_columns(conn, model)
         _document(conn, model, reader_role)
         recreated = []
-        for dependent in project.downstream(name):
-            if _relkind(conn, dependent) is None:
+        for dependent in downstream:
+            # Only what the CASCADE took: models never built before stay for their own run.
+            if dependent in existing and _relkind(conn, dependent) is None:
                 dep_model = project.models[dependent]
                 _create(conn, dep_model)
                 _document(conn, dep_model, reader_role)

@@ -50,9 +50,9 @@ class Project:
         found: set[str] = set()
         frontier = {name}
         while frontier:
-            nxt = {m for m in self.models.values() for d in frontier if d in m.model_deps} - found
-            found |= {m.name for m in nxt}
-            frontier = {m.name for m in nxt}
+            nxt = {m.name for m in self.models.values() if m.model_deps & frontier} - found
+            found |= nxt
+            frontier = nxt
         return tuple(n for n in self.order if n in found)
 
 

@@ -2,7 +2,13 @@
 
 from stockula_pipelines.lib.quant.black_scholes import Greeks, bsm_greeks, bsm_price
 from stockula_pipelines.lib.quant.dates import time_to_expiry
-from stockula_pipelines.lib.quant.implied_vol import REASONS, IVResult, count_reasons, implied_volatility, mid_price
+from stockula_pipelines.lib.quant.implied_vol import (
+    REASONS,
+    IVResult,
+    count_reasons,
+    implied_volatility,
+    mid_price,
+)
 from stockula_pipelines.lib.quant.returns import (
     adjusted_close,
     adjustment_factors,

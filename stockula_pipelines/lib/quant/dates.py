@@ -29,8 +29,9 @@ def _to_utc_naive_us(ts) -> np.ndarray:
     if arr.dtype == object:
         # Aware datetimes are converted to UTC; naive ones are taken to be UTC already.
         conv = [
-            np.datetime64("NaT") if v is None else
-            np.datetime64((v.astimezone(dt.UTC).replace(tzinfo=None) if v.tzinfo else v), "us")
+            np.datetime64("NaT")
+            if v is None
+            else np.datetime64((v.astimezone(dt.UTC).replace(tzinfo=None) if v.tzinfo else v), "us")
             for v in arr.ravel()
         ]
         arr = np.array(conv, dtype="datetime64[us]").reshape(arr.shape)

@@ -2,10 +2,11 @@
 
 The solver works on the out-of-the-money side: an in-the-money quote is turned into the price of the
 opposite option through put-call parity (its time value), so the target is always a small positive
-number and the solver never subtracts a large intrinsic value inside its loop. It then runs Newton's
-method on ``log(price)`` in sigma (log-price is close to linear for deep out-of-the-money options,
-where plain Newton on price crawls), kept inside a shrinking bracket and replaced by bisection whenever
-a step would leave it.
+number and the solver never subtracts a large intrinsic value inside its loop. Prices are normalised
+so that only x = -|log(F/K)| and s = sigma sqrt(T) remain. From an analytic first guess (see
+``_initial_guess``) it runs Newton's method on ``log(price)`` in s (log-price is close to linear for deep
+out-of-the-money options, where plain Newton on price crawls), kept inside a shrinking bracket and
+replaced by bisection whenever a step would leave it. Typically 3-4 price evaluations per option.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class IVResult(NamedTuple):
 
     def labels(self) -> np.ndarray:
         """The reason codes as an array of strings."""
-        return np.asarray(REASONS, dtype=object)[self.reason]
+        return np.asarray(np.asarray(REASONS, dtype=object)[self.reason], dtype=object)
 
     def counts(self) -> dict[str, int]:
         return count_reasons(self.reason)
@@ -87,23 +88,22 @@ def _normalised_otm(x, eh, s):
     return b, vega
 
 
-def _initial_guess(x, beta):
-    """A starting s = sigma sqrt(T) for the normalised problem (x <= 0, 0 < beta < e^{x/2}).
+def _initial_guess(x, eh, beta, log_beta):
+    """A starting s = sigma sqrt(T) for the normalised problem (x <= 0, eh = e^{x/2}, 0 < beta < eh).
 
     Both branches undershoot (by at most ~50%, typically a few %), and log-price is concave in s, so
     Newton then climbs to the root without overshooting.
     """
     s_star = np.sqrt(-2.0 * x)  # inflection point of b in s; there d1 = 0 and d2 = -s*
-    below = beta < 0.5 * np.exp(0.5 * x) - np.exp(-0.5 * x) * ndtr(-s_star)
+    below = beta < 0.5 * eh - ndtr(-s_star) / eh
     guess = s_star.copy()
     # Root above s*: invert the at-the-money formula b = 2 N(s/2) - 1 with beta scaled by e^{-x/2}.
     up = ~below
-    xu = x[up]
-    guess[up] = np.maximum(2.0 * ndtri(0.5 * (beta[up] * np.exp(-0.5 * xu) + 1.0)), s_star[up])
+    guess[up] = np.maximum(2.0 * ndtri(0.5 * (beta[up] / eh[up] + 1.0)), s_star[up])
     # Root below s*: b ~ s^3 / (x^2 sqrt(2 pi)) exp(-x^2 / (2 s^2)) (Mills ratio on both N terms).
     # Solve log of that for u = log s by Newton (the residual is convex and decreasing in u, so it
     # converges from anywhere), and floor it with the linear at-the-money approximation b ~ s/sqrt(2 pi).
-    xb, log_b = x[below], np.log(beta[below])
+    xb, log_b = x[below], log_beta[below]
     rhs = -log_b - 2.0 * np.log(-xb) - 0.5 * math.log(2 * math.pi)
     u = np.log(-xb / np.sqrt(-2.0 * log_b))
     x2 = xb * xb
@@ -117,7 +117,18 @@ def _initial_guess(x, beta):
 
 
 def implied_volatility(
-    price, S, K, T, r, q, is_call, *, tol: float = 1e-10, max_iter: int = 100, lo: float = 1e-4, hi: float = 5.0
+    price,
+    S,
+    K,
+    T,
+    r,
+    q,
+    is_call,
+    *,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+    lo: float = 1e-4,
+    hi: float = 5.0,
 ) -> IVResult:
     """Implied volatility of European options under Black-Scholes-Merton with dividend yield q.
 
@@ -127,6 +138,8 @@ def implied_volatility(
     """
     if not 0 < lo < hi:
         raise ValueError(f"implied_volatility: need 0 < lo < hi, got lo={lo}, hi={hi}")
+    if not tol > 0 or max_iter < 1:
+        raise ValueError(f"implied_volatility: need tol > 0 and max_iter >= 1, got {tol}, {max_iter}")
     arrays = [np.asarray(a, dtype=np.float64) for a in (price, S, K, T, r, q)]
     c = np.asarray(is_call, dtype=bool)
     shape = np.broadcast_shapes(*(a.shape for a in arrays), c.shape)
@@ -160,47 +173,66 @@ def _solve_block(p, S, K, T, r, q, c, iv_out, reason_out, tol, max_iter, lo, hi)
     ds = S * np.exp(-q * T)
     dk = K * np.exp(-r * T)
     reason, intrinsic = _classify(p, S, K, T, r, q, w, ds, dk)
-    idx = np.flatnonzero(reason == OK)
-    ds, dk, sqrt_t = ds[idx], dk[idx], np.sqrt(T[idx])
+    sqrt_t = np.sqrt(T)
     # Time value = price of the out-of-the-money twin; normalised by sqrt(ds dk) (see _normalised_otm).
-    beta = (p[idx] - intrinsic[idx]) / np.sqrt(ds * dk)
-    x = -np.abs(np.log(ds / dk))
-    s0 = _initial_guess(x, beta)
-    s_lo, s_hi = lo * sqrt_t, hi * sqrt_t
-    # Rows of one array so that dropping finished options is one fancy-indexing call.
-    state = np.stack([idx.astype(np.float64), x, np.exp(0.5 * x), np.log(beta), s_lo, s_hi,
-                      np.clip(s0, s_lo * 1.0001, s_hi * 0.9999), sqrt_t])
+    beta = p - intrinsic
+    beta /= np.sqrt(ds * dk)
+    x = np.log(ds / dk)
+    x = -np.abs(x, out=x)
+    # Rows of one array so that selecting or dropping options is one fancy-indexing call. Rows:
+    # 0 position in block, 1 x, 2 e^{x/2}, 3 log(beta), 4 bracket low, 5 bracket high, 6 s, 7 tol in s.
+    state = np.stack(
+        [
+            np.arange(p.size, dtype=np.float64),
+            x,
+            np.exp(0.5 * x),
+            np.log(beta),
+            lo * sqrt_t,
+            hi * sqrt_t,
+            beta,
+            tol * sqrt_t,
+        ]
+    ).take(np.flatnonzero(reason == OK), axis=1)
+    x, eh, log_beta, s_lo, s_hi, beta, tol_s = state[1:]
+    np.clip(_initial_guess(x, eh, beta, log_beta), s_lo * 1.0001, s_hi * 0.9999, out=state[6])
     for _ in range(max_iter):
         if state.shape[1] == 0:
             break
-        x, eh, log_beta, a, b, s, sqrt_t = state[1:]
+        x, eh, log_beta, a, b, s, tol_s = state[1:]
         f, vega = _normalised_otm(x, eh, s)
         g = np.log(f)
         g -= log_beta
         above = g > 0
         np.copyto(b, s, where=above)
         np.copyto(a, s, where=~above)
-        step = g * f / vega
+        step = g * f
+        step /= vega
         new = s - step
-        bad = ~((new > a) & (new < b))  # also catches NaN from f == 0 or vega == 0
-        new[bad] = 0.5 * (a[bad] + b[bad])
-        exact = g == 0  # sigma is the answer even though the bracket now ends at it
-        new[exact] = s[exact]
+        bad = new <= a
+        bad |= new >= b
+        bad |= np.isnan(new)  # f == 0 or vega == 0
+        np.copyto(new, 0.5 * (a + b), where=bad)
+        exact = g == 0  # s is the answer even though the bracket now ends at it
+        np.copyto(new, s, where=exact)
         # Newton converges quadratically (next error ~ step^2 * |g''/2g'|, and |g''/g'| <= ~3/s for
         # log-price), so a small enough step means `new` is already within tol: skip confirming it.
-        np.abs(step, out=step)
-        done = (step * step * 4.0 <= tol * s * sqrt_t) & ~bad
-        done |= (b - a <= tol * sqrt_t) | exact
+        step *= step
+        step *= 4.0
+        done = step <= tol_s * s
+        done &= ~bad
+        done |= b - a <= tol_s
+        done |= exact
         state[6] = new
         if done.any():
-            fin = state[:, done]
-            iv_out[fin[0].astype(np.intp)] = fin[6] / fin[7]
-            state = state[:, ~done]
-    left = state[0].astype(np.intp)
-    reason[left] = NOT_CONVERGED
+            # take() with indices is ~3x faster than boolean indexing along axis 1.
+            fin = np.flatnonzero(done)
+            # sigma = s / sqrt(T), and row 7 holds tol * sqrt(T)
+            iv_out[state[0, fin].astype(np.intp)] = state[6, fin] * tol / state[7, fin]
+            state = state.take(np.flatnonzero(~done), axis=1)
+    reason[state[0].astype(np.intp)] = NOT_CONVERGED
     # A solution pinned to an end of [lo, hi] means the true one lies beyond it.
-    solved = iv_out[idx]
-    edge = (solved <= lo * (1 + 1e-9) + tol) | (solved >= hi * (1 - 1e-9) - tol)
-    reason[idx[edge]] = OUT_OF_RANGE
+    with np.errstate(invalid="ignore"):
+        edge = (iv_out <= lo * (1 + 1e-9) + tol) | (iv_out >= hi * (1 - 1e-9) - tol)
+    reason[edge & (reason == OK)] = OUT_OF_RANGE
     iv_out[reason != OK] = np.nan
     reason_out[:] = reason

@@ -77,7 +77,9 @@ def _events(events, value_col: str):
     if events is None:
         return []
     if isinstance(events, pl.DataFrame):
-        return list(zip(_as_days(events["ex_date"]), events[value_col].cast(pl.Float64).to_list(), strict=True))
+        return list(
+            zip(_as_days(events["ex_date"]), events[value_col].cast(pl.Float64).to_list(), strict=True)
+        )
     return [(np.datetime64(ex, "D"), float(v)) for ex, v in events]
 
 
@@ -137,7 +139,10 @@ _OUT_SCHEMA = {
 
 
 def compute_price_metrics(
-    df: pl.DataFrame, dividends: pl.DataFrame | None = None, splits: pl.DataFrame | None = None, window: int = 21
+    df: pl.DataFrame,
+    dividends: pl.DataFrame | None = None,
+    splits: pl.DataFrame | None = None,
+    window: int = 21,
 ) -> pl.DataFrame:
     """Adjusted close, daily return and rolling volatility for many symbols' daily bars.
 
@@ -176,7 +181,9 @@ def compute_price_metrics(
         )
     if not parts:
         return pl.DataFrame(schema=_OUT_SCHEMA)
-    return pl.concat(parts).with_columns(pl.col(c).fill_nan(None) for c in _OUT_SCHEMA if _OUT_SCHEMA[c] == pl.Float64)
+    return pl.concat(parts).with_columns(
+        pl.col(c).fill_nan(None) for c in _OUT_SCHEMA if _OUT_SCHEMA[c] == pl.Float64
+    )
 
 
 def _group_events(events: pl.DataFrame | None, value_col: str) -> dict[str, pl.DataFrame]:

@@ -37,7 +37,8 @@ def make_source(settings: Settings, *, cache: NullCache | None = None) -> Market
     if kind == "synthetic":
         from stockula_pipelines.lib.sources.synthetic import SyntheticSource
 
-        return SyntheticSource(seed=settings.synthetic_seed, universe_size=settings.synthetic_universe_size)
+        return SyntheticSource(seed=settings.synthetic_seed, universe_size=settings.synthetic_universe_size,
+                               exchange=settings.exchange)
     if kind == "files":
         from stockula_pipelines.lib.sources.files import FilesSource
 

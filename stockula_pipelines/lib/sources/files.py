@@ -140,7 +140,14 @@ class FilesSource:
         self.exchange_tz = str(exchange_tz(exchange))
 
     # --- helpers ----------------------------------------------------------------------------------
+    def _safe(self, symbol: str) -> str:
+        # Symbols become path components: one like '../x' must not read outside the directory.
+        if not symbol or "/" in symbol or "\\" in symbol or symbol.startswith(".") or "\0" in symbol:
+            raise FilesSourceError(f"symbol {symbol!r} cannot name a file", source=self.name)
+        return symbol
+
     def _find(self, folder: Path, symbol: str) -> Path | None:
+        symbol = self._safe(symbol)
         for stem in dict.fromkeys((symbol, symbol.upper())):
             for ext in (".csv", ".parquet"):
                 path = folder / f"{stem}{ext}"
@@ -232,7 +239,7 @@ class FilesSource:
     def option_chains(self, symbols, snapshot_date: date) -> tuple[pl.DataFrame, pl.DataFrame]:
         calls, puts = [], []
         for symbol in resolve_symbols(symbols, self.universe()):
-            folder = self.directory / "options" / symbol / snapshot_date.isoformat()
+            folder = self.directory / "options" / self._safe(symbol) / snapshot_date.isoformat()
             if not folder.is_dir():
                 continue
             snap_time, underlying = self._snapshot_meta(folder, symbol, snapshot_date)

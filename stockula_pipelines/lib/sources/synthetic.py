@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 import numpy as np
 import polars as pl
@@ -93,12 +93,16 @@ class SyntheticSource:
         }, schema_overrides={"market_cap": pl.Int64})
         return schemas.conform(frame, "stocks")
 
+    def dividend_yield(self, symbol: str) -> float:
+        """The continuous yield ``q`` the symbol's option chains are priced with (0 for non-payers)."""
+        return self._data(self._symbols([symbol])[0])[0].dividend_yield
+
     # --- paths -------------------------------------------------------------------------------------
     def _data(self, symbol: str) -> tuple[SymbolParams, DailyPath, list[tuple[int, float]]]:
         cached = self._cache.get(symbol)
         if cached is not None:
             return cached
-        params = build_params(self.seed, self._company[symbol], self.history_start)
+        params = build_params(self.seed, self._company[symbol])
         n = len(self._sessions)
         factor = np.ones(n)
         split_events = []
@@ -252,5 +256,3 @@ def _bars_frame(times_ns, symbols, interval, dates, o, h, low, c, v) -> pl.DataF
     })
     return schemas.conform(frame, "price_history")
 
-
-__all__ = ["SyntheticSource", "timedelta"]

@@ -109,7 +109,7 @@ def build_universe(size: int) -> list[Company]:
     return companies
 
 
-def build_params(seed: int, company: Company, history_start: date) -> SymbolParams:
+def build_params(seed: int, company: Company) -> SymbolParams:
     rng = rng_for(seed, PARAMS, symbol_key(company.symbol))
     pays = rng.uniform() < 0.6
     return SymbolParams(

@@ -68,11 +68,13 @@ def _pgbouncer_configure(settings: Settings, layout: StackLayout, run_as: RunAs,
     changed = write_config(common, shared_config("pgbouncer.common.ini"), run_as)
     # Plain-text entries let PgBouncer run SCRAM both to the client and to the server; the file is
     # as private as stack.env, which holds the same secrets.
-    users = "".join(f'"{settings.user_for(r)}" "{pw[r]}"\n' for r in (Role.writer, Role.analyst))
+    # The admin is listed only for PgBouncer's console (RECONNECT after migrations); its database
+    # entry is the server's, so it never gets pooled connections to the data.
+    users = "".join(f'"{settings.user_for(r)}" "{pw[r]}"\n' for r in (Role.writer, Role.analyst, Role.admin))
     changed |= write_config(auth_file, users, run_as, 0o600)
     ini = render_template(
         "pgbouncer.ini.tmpl", db_name=settings.db_name, pg_port=settings.pg_port, common_ini=common,
-        port=settings.pgbouncer_port, socket_dir=layout.run, auth_file=auth_file,
+        port=settings.pgbouncer_port, socket_dir=layout.run, auth_file=auth_file, admin_user=settings.admin_user,
         log_file=layout.log / "pgbouncer.log", pid_file=layout.run / "pgbouncer.pid",
     )
     changed |= write_config(layout.conf / "pgbouncer.ini", ini, run_as)

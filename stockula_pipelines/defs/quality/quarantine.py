@@ -1,0 +1,68 @@
+"""The quarantine made actionable: a report asset and a job that re-submits rows after a fix."""
+
+
+import dagster as dg
+
+from stockula_pipelines.lib.validation.quality_quarantine import open_summary, resubmit
+from stockula_pipelines.resources.timescale import TimescaleResource
+
+REPORT_ROWS = 200
+_COLUMNS = (("table_name", "string"), ("rule", "string"), ("symbol", "string"), ("trading_date", "string"),
+            ("rows_quarantined", "int"), ("first_seen", "string"), ("last_seen", "string"))
+
+
+@dg.asset(
+    key=["quality", "quarantine_report"],
+    group_name="quality",
+    kinds={"postgres"},
+    deps=[dg.AssetKey(["market", t]) for t in
+          ("price_history", "price_history_intraday", "options_calls", "options_puts", "dividends", "splits")],
+    description="Open quarantined rows by table, rule, symbol and trading day (from quality.quarantine_summary).",
+)
+def quarantine_report(timescale: TimescaleResource) -> dg.MaterializeResult:
+    with timescale.connection() as conn:
+        groups, totals = open_summary(conn, limit=REPORT_ROWS)
+    records = [
+        dg.TableRecord({name: (g[name] if kind == "int" else ("" if g[name] is None else str(g[name])))
+                        for name, kind in _COLUMNS})
+        for g in groups
+    ]
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in _COLUMNS])
+    return dg.MaterializeResult(metadata={
+        "open_rows": dg.MetadataValue.int(totals.get("open_rows", 0)),
+        "symbols": dg.MetadataValue.int(totals.get("symbols", 0)),
+        "rules": dg.MetadataValue.int(totals.get("rules", 0)),
+        "open_quarantine": dg.MetadataValue.table(records=records, schema=schema),
+        "how_to_resubmit": dg.MetadataValue.md(
+            "Fix the cause, then launch `resubmit_quarantine_job` with op config "
+            "`{ids: [...]}` or `{table, rule, symbol}`, or run "
+            "`python -m stockula_pipelines.lib.validation.quality_quarantine --rule <rule> --symbol <SYM>`."),
+    })
+
+
+class ResubmitConfig(dg.Config):
+    ids: list[int] = []
+    table: str | None = None
+    rule: str | None = None
+    symbol: str | None = None
+
+
+@dg.op(description="Re-validate open quarantined rows; load those that now pass, leave the rest open.")
+def resubmit_quarantined(context: dg.OpExecutionContext, config: ResubmitConfig,
+                         timescale: TimescaleResource) -> dg.Output:
+    with timescale.connection() as conn:
+        outcome = resubmit(conn, ids=config.ids or None, table=config.table, rule=config.rule,
+                           symbol=config.symbol, run_id=context.run_id)
+    context.log.info(outcome.describe())
+    for qid, rules in sorted(outcome.still_failing.items())[:50]:
+        context.log.warning(f"quarantine_id {qid} still fails: {rules}")
+    return dg.Output(
+        len(outcome.resubmitted_ids),
+        metadata={"selected": outcome.selected, "resubmitted": len(outcome.resubmitted_ids),
+                  "still_failing": len(outcome.still_failing), "by_table": outcome.by_table},
+    )
+
+
+@dg.job(description="Re-submit quarantined rows after the cause was fixed (ids or table/rule/symbol filter).")
+def resubmit_quarantine_job():
+    resubmit_quarantined()

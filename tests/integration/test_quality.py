@@ -1,0 +1,333 @@
+"""Data-quality checks against the real test database: one seeded defect per expectation.
+
+Rows are inserted as the admin role. Where a table CHECK constraint would refuse a defect (OHLC
+relation, strike > 0, volume >= 0), the constraint is dropped for the seed and re-added NOT VALID, so
+the GE suite -- the second line of defence behind the constraints -- is exercised as well.
+"""
+
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from stockula_pipelines.lib.calendar import trading_day_window, trading_days
+from stockula_pipelines.lib.validation import quality
+from stockula_pipelines.lib.validation.quality_freshness import check_freshness
+from stockula_pipelines.lib.validation.quality_quarantine import resubmit
+from stockula_pipelines.settings import Role
+
+pytestmark = pytest.mark.integration
+
+DAY = date(2024, 3, 8)
+WINDOW = trading_day_window(DAY)
+SYMBOLS = ["AAA", "BBB", "CCC"]
+PH = "market/price_history"
+OPT = "market/options_calls"
+
+
+def admin(db) -> psycopg.Connection:
+    return db.connect(Role.admin, direct=True, autocommit=True)
+
+
+def bar(symbol: str, day: date, close: float = 100.0, *, volume: int = 1000, when: datetime | None = None, **over):
+    row = {"time": when or trading_day_window(day)[0], "symbol": symbol, "interval": "1d", "date": day,
+           "open_price": close, "high_price": close * 1.01, "low_price": close * 0.99, "close_price": close,
+           "volume": volume, "source": "test"}
+    row.update(over)
+    return row
+
+
+def insert(conn, table: str, rows: list[dict]) -> None:
+    cols = list(rows[0])
+    stmt = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+        sql.Identifier("market", table), sql.SQL(", ").join(map(sql.Identifier, cols)),
+        sql.SQL(", ").join(sql.Placeholder(c) for c in cols))
+    with conn.cursor() as cur:
+        cur.executemany(stmt, rows)
+
+
+def log_load(conn, symbols: list[str], window=WINDOW, table="price_history", interval="1d") -> None:
+    conn.execute(
+        "INSERT INTO ops.ingest_log (table_name, interval, window_start, window_end, symbols, mode, partition_key)"
+        " VALUES (%s, %s, %s, %s, %s, 'replace', %s)",
+        (table, interval, window[0], window[1], symbols, DAY.isoformat()))
+
+
+@contextmanager
+def relaxed(conn, table: str, constraint: str):
+    """Let a defect the table's CHECK refuses in; the constraint comes back NOT VALID."""
+    definition = conn.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s AND conrelid = %s::regclass",
+        (constraint, f"market.{table}")).fetchone()[0]
+    conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+        sql.Identifier("market", table), sql.Identifier(constraint)))
+    try:
+        yield
+    finally:
+        conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} " + definition + " NOT VALID").format(
+            sql.Identifier("market", table), sql.Identifier(constraint)))
+
+
+def history(conn, symbols=SYMBOLS, days: int = 5) -> None:
+    """Clean daily bars of the sessions up to DAY, and the stocks."""
+    conn.execute("INSERT INTO market.stocks (symbol, name, sector) SELECT s, s || ' Inc', 'Tech' FROM unnest(%s::text[]) s",
+                 (symbols,))
+    sessions = trading_days(DAY - timedelta(days=days * 2), DAY)[-days:]
+    insert(conn, "price_history", [bar(s, d, 100.0 + i) for s in symbols for i, d in enumerate(sessions)])
+    log_load(conn, symbols)
+
+
+def price_results(db) -> dict[str, quality.CheckResult]:
+    with db.connect() as conn:
+        results = quality.run_price_checks(conn, db.dsn(), WINDOW, asset_key=PH, interval="1d",
+                                           partition_key=DAY.isoformat(), run_id="test")
+    return {r.check_name: r for r in results}
+
+
+def failed(results: dict[str, quality.CheckResult]) -> set[str]:
+    return {name for name, r in results.items() if not r.passed}
+
+
+def test_good_prices_pass_every_check_and_are_recorded(clean_db):
+    with admin(clean_db) as conn:
+        history(conn)
+    results = price_results(clean_db)
+    assert failed(results) == set()
+    assert set(results) == {"no_duplicates", "ohlc_consistent", "value_bounds", "null_rate",
+                            "price_jump_without_split", "no_missing_trading_days"}
+    with admin(clean_db) as conn:
+        rows = conn.execute("SELECT check_name, passed, window_start, partition_key, run_id "
+                            "FROM quality.data_quality_results WHERE asset_key = %s", (PH,)).fetchall()
+    assert len(rows) == 6 and all(r[1] and r[2] == WINDOW[0] and r[3] == "2024-03-08" for r in rows)
+
+
+def test_ohlc_inconsistency_fails_blocking_error(clean_db):
+    with admin(clean_db) as conn:
+        history(conn)
+        with relaxed(conn, "price_history", "price_history_ohlc_consistent"):
+            conn.execute("UPDATE market.price_history SET low_price = high_price + 1 "
+                         "WHERE symbol = 'BBB' AND date = %s", (DAY,))
+    results = price_results(clean_db)
+    assert failed(results) == {"ohlc_consistent"}
+    r = results["ohlc_consistent"]
+    assert r.severity == "ERROR" and r.blocking and r.failing_count == 1
+    assert r.details["failed_expectations"][0]["sample"][0]["symbol"] == "BBB"
+
+
+@pytest.mark.parametrize("column,value", [("close_price", 0.001), ("high_price", 600_000.0)])
+def test_price_out_of_bounds_fails_value_bounds(clean_db, column, value):
+    with admin(clean_db) as conn:
+        history(conn)
+        with relaxed(conn, "price_history", "price_history_ohlc_consistent"):
+            conn.execute(sql.SQL("UPDATE market.price_history SET {} = %s WHERE symbol = 'AAA' AND date = %s").format(
+                sql.Identifier(column)), (value, DAY))
+    results = price_results(clean_db)
+    assert "value_bounds" in failed(results)
+    assert results["value_bounds"].severity == "ERROR" and not results["value_bounds"].blocking
+    assert any(f["column"] == column for f in results["value_bounds"].details["failed_expectations"])
+
+
+def test_negative_volume_fails_value_bounds(clean_db):
+    with admin(clean_db) as conn:
+        history(conn)
+        with relaxed(conn, "price_history", "price_history_volume_check"):
+            conn.execute("UPDATE market.price_history SET volume = -5 WHERE symbol = 'CCC' AND date = %s", (DAY,))
+    results = price_results(clean_db)
+    assert failed(results) == {"value_bounds"}
+    assert results["value_bounds"].details["failed_expectations"][0]["column"] == "volume"
+
+
+def test_duplicate_daily_bar_fails_blocking(clean_db):
+    with admin(clean_db) as conn:
+        history(conn)
+        # Same symbol and trading date, stamped at 14:30 UTC instead of local midnight.
+        insert(conn, "price_history", [bar("AAA", DAY, 109.0, when=WINDOW[0] + timedelta(hours=9, minutes=30))])
+    results = price_results(clean_db)
+    assert "no_duplicates" in failed(results)
+    assert results["no_duplicates"].blocking and results["no_duplicates"].failing_count == 2
+
+
+def test_jump_without_split_warns_and_split_explains_it(clean_db):
+    with admin(clean_db) as conn:
+        history(conn)
+        conn.execute("UPDATE market.price_history SET close_price = 50, open_price = 50, low_price = 49.5, "
+                     "high_price = 50.5 WHERE symbol = 'AAA' AND date = %s", (DAY,))
+    results = price_results(clean_db)
+    assert failed(results) == {"price_jump_without_split"}
+    assert results["price_jump_without_split"].severity == "WARN"
+    with admin(clean_db) as conn:
+        insert(conn, "splits", [{"time": WINDOW[0], "symbol": "AAA", "ex_date": DAY, "ratio": 2.0, "source": "test"}])
+    assert failed(price_results(clean_db)) == set()
+
+
+def test_missing_symbol_and_skipped_session_fail_blocking(clean_db):
+    with admin(clean_db) as conn:
+        history(conn)
+        conn.execute("DELETE FROM market.price_history WHERE symbol = 'CCC' AND date = %s", (DAY,))
+        conn.execute("DELETE FROM market.price_history WHERE symbol = 'BBB' AND date = %s", (date(2024, 3, 7),))
+    r = price_results(clean_db)["no_missing_trading_days"]
+    assert not r.passed and r.blocking and r.severity == "ERROR"
+    assert r.details["missing_symbols"] == ["CCC"]
+    assert r.details["gaps"] == {"BBB": ["2024-03-07"]}
+    assert "CCC" in r.details["message"] and "2024-03-08" in r.details["message"]
+
+
+def test_weekend_before_monday_is_not_a_gap(clean_db):
+    monday = date(2024, 3, 11)
+    with admin(clean_db) as conn:
+        history(conn)
+        insert(conn, "price_history", [bar(s, monday, 105.0) for s in SYMBOLS])
+    with clean_db.connect() as conn:
+        r = quality.missing_trading_days(conn, trading_day_window(monday), asset_key=PH, interval="1d",
+                                         expected_symbols=SYMBOLS)
+    assert r.passed, r.details
+
+
+def option(contract: str, **over) -> dict:
+    row = {"time": WINDOW[1] - timedelta(hours=8), "snapshot_date": DAY, "symbol": "AAA",
+           "contract_symbol": contract, "expiration_date": date(2024, 3, 15), "strike": 100.0, "last_price": 2.0,
+           "bid": 1.9, "ask": 2.1, "volume": 10, "open_interest": 100, "source_implied_volatility": 0.3,
+           "in_the_money": False, "underlying_price": 100.0, "implied_volatility": 0.3, "delta": 0.5,
+           "gamma": 0.05, "theta": -10.0, "vega": 8.0, "rho": 2.0, "greeks_status": "ok", "source": "test"}
+    row.update(over)
+    return row
+
+
+def option_results(db, rows: list[dict], relax: str | None = None) -> dict[str, quality.CheckResult]:
+    with admin(db) as conn:
+        good = [option(f"AAA240315C{i:05d}") for i in range(60)]
+        if relax:
+            with relaxed(conn, "options_calls", relax):
+                insert(conn, "options_calls", good + rows)
+        else:
+            insert(conn, "options_calls", good + rows)
+    with db.connect() as conn:
+        results = quality.run_table_checks(conn, db.dsn(), "options_calls", WINDOW, asset_key=OPT)
+    return {r.check_name: r for r in results}
+
+
+OPTION_DEFECTS = [
+    ("bid_above_ask", {"bid": 2.5, "ask": 2.0}, "quote_consistent", None),
+    ("expiry_before_snapshot", {"expiration_date": date(2024, 3, 1)}, "quote_consistent", None),
+    ("non_positive_strike", {"strike": 0.0}, "quote_consistent", "options_calls_strike_check"),
+    ("iv_too_high", {"implied_volatility": 7.5}, "value_bounds", None),
+    ("iv_zero", {"source_implied_volatility": 0.0}, "value_bounds", None),
+    ("delta_above_one", {"delta": 1.2}, "value_bounds", None),
+    ("negative_gamma", {"gamma": -0.01}, "value_bounds", None),
+    ("negative_vega", {"vega": -1.0}, "value_bounds", None),
+]
+
+
+@pytest.mark.parametrize("case,change,check,relax", OPTION_DEFECTS, ids=[c[0] for c in OPTION_DEFECTS])
+def test_option_defects(clean_db, case, change, check, relax):
+    results = option_results(clean_db, [option("AAA240315X99999", **change)], relax)
+    assert failed(results) == {check}, case
+    assert results[check].severity == "ERROR"
+
+
+def test_options_null_rate_and_duplicates(clean_db):
+    rows = [option(f"AAA240315P{i:05d}", underlying_price=None) for i in range(3)]  # 3/63 > 2 % null
+    rows.append(option("AAA240315C00001", time=WINDOW[1] - timedelta(hours=7)))  # same contract, same day
+    results = option_results(clean_db, rows)
+    assert failed(results) == {"null_rate", "no_duplicates"}
+    assert results["null_rate"].severity == "WARN" and results["no_duplicates"].blocking
+
+
+def test_good_options_pass(clean_db):
+    assert failed(option_results(clean_db, [])) == set()
+
+
+def test_freshness_against_the_database(clean_db):
+    with admin(clean_db) as conn:
+        history(conn)  # daily bars up to Friday 2024-03-08
+    with clean_db.connect() as conn:
+        sunday = check_freshness(conn, "price_history", datetime(2024, 3, 10, 12, tzinfo=UTC), asset_key=PH)
+        tuesday = check_freshness(conn, "price_history", datetime(2024, 3, 12, 22, tzinfo=UTC), asset_key=PH)
+        options = check_freshness(conn, "options_calls", datetime(2024, 3, 10, 12, tzinfo=UTC), asset_key=OPT)
+    assert sunday.passed and not tuesday.passed and tuesday.failing_count == 2
+    assert not options.passed and options.severity == "WARN"
+
+
+def quarantine_row(conn, rule: str, row: dict) -> int:
+    data = {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in row.items()}
+    return conn.execute(
+        "INSERT INTO quality.quarantine (table_name, rule, symbol, time, detail, row_data) "
+        "VALUES ('price_history', %s, %s, %s, 'seeded', %s) RETURNING quarantine_id",
+        (rule, row["symbol"], row["time"], Jsonb(data))).fetchone()[0]
+
+
+def test_resubmit_loads_fixed_rows_and_leaves_failing_open(clean_db):
+    with admin(clean_db) as conn:
+        history(conn, symbols=["AAA"])
+        fixed = quarantine_row(conn, "unknown_symbol", bar("NEWCO", DAY, 20.0))
+        broken = quarantine_row(conn, "unknown_symbol", bar("NEWCO", date(2024, 3, 7), 20.0, low_price=30.0))
+        other = quarantine_row(conn, "low_above_high", bar("AAA", date(2024, 3, 1), 20.0, low_price=30.0))
+        # The fix: NEWCO is now a known symbol.
+        conn.execute("INSERT INTO market.stocks (symbol, name) VALUES ('NEWCO', 'New Co')")
+    with clean_db.connect() as conn:
+        outcome = resubmit(conn, rule="unknown_symbol", run_id="test")
+    assert outcome.resubmitted_ids == [fixed]
+    assert set(outcome.still_failing) == {broken} and "low_above_high" in outcome.still_failing[broken]
+    with admin(clean_db) as conn:
+        states = dict(conn.execute("SELECT quarantine_id, resolution FROM quality.quarantine").fetchall())
+        loaded = conn.execute("SELECT close_price FROM market.price_history WHERE symbol = 'NEWCO'").fetchall()
+    assert states == {fixed: "resubmitted", broken: None, other: None}
+    assert loaded == [(20.0,)]
+
+
+def test_resubmit_requires_a_filter(clean_db):
+    with clean_db.connect() as conn, pytest.raises(ValueError, match="filter"):
+        resubmit(conn)
+
+
+def test_blocking_check_stops_downstream_on_real_asset_key(clean_db):
+    from stockula_pipelines.defs.quality.checks import price_checks
+    from stockula_pipelines.partitions import daily_partitions
+    from stockula_pipelines.resources.timescale import TimescaleResource
+
+    with admin(clean_db) as conn:
+        history(conn)
+        insert(conn, "price_history", [bar("AAA", DAY, 109.0, when=WINDOW[0] + timedelta(hours=9, minutes=30))])
+    ran = []
+
+    @dg.asset(key=["market", "price_history"], partitions_def=daily_partitions)
+    def price_history():  # the rows were seeded above; only the checks matter here
+        return None
+
+    @dg.asset(deps=[price_history], partitions_def=daily_partitions)
+    def analyst_view():
+        ran.append(True)
+
+    result = dg.materialize(
+        [price_history, analyst_view, price_checks(dg.AssetKey(["market", "price_history"]), intraday=False)],
+        partition_key=DAY.isoformat(), resources={"timescale": TimescaleResource(dsn=clean_db.dsn())},
+        raise_on_error=False,
+    )
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations["no_duplicates"].passed
+    assert evaluations["no_duplicates"].severity == dg.AssetCheckSeverity.ERROR
+    assert evaluations["ohlc_consistent"].passed
+    assert ran == []
+    with admin(clean_db) as conn:
+        keys = conn.execute("SELECT DISTINCT partition_key FROM quality.data_quality_results").fetchall()
+    assert keys == [("2024-03-08",)]
+
+
+def test_quarantine_report_lists_open_rows(clean_db):
+    from stockula_pipelines.defs.quality.quarantine import quarantine_report
+    from stockula_pipelines.resources.timescale import TimescaleResource
+
+    with admin(clean_db) as conn:
+        quarantine_row(conn, "low_above_high", bar("AAA", DAY, 20.0, low_price=30.0))
+        quarantine_row(conn, "low_above_high", bar("AAA", date(2024, 3, 7), 20.0, low_price=30.0))
+    result = dg.materialize([quarantine_report], resources={"timescale": TimescaleResource(dsn=clean_db.dsn())},
+                            selection=[quarantine_report])
+    meta = result.asset_materializations_for_node("quality__quarantine_report")[0].metadata
+    assert meta["open_rows"].value == 2
+    records = meta["open_quarantine"].records
+    assert {(r.data["rule"], r.data["symbol"], r.data["trading_date"]) for r in records} == {
+        ("low_above_high", "AAA", "2024-03-08"), ("low_above_high", "AAA", "2024-03-07")}
