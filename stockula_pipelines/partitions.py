@@ -9,12 +9,15 @@ are never partitions.
   weekends are excluded by a cron exclusion, rather than ticking only Mon-Fri: with a Mon-Fri cron,
   Friday's window would run to Monday 00:00 and Friday would not become a partition until Monday.
   So each key's Dagster window is exactly :func:`~stockula_pipelines.lib.calendar.trading_day_window`
-  (that trading date's local day) and a day becomes a partition at the midnight that ends it.
+  (that trading date's local day). ``end_offset=1`` makes today's trading day a partition from
+  its midnight on, so the end-of-day schedule can request it right after the close.
 * ``intraday_partitions``: keys ``YYYY-MM-DD-HH:MM`` (exchange local time), one per
   ``minutes``-long window starting at the 09:30 open: with 60 minutes, 09:30, 10:30, ..., 15:30. A
   Dagster window runs to the next cron tick (so the 15:30 one would reach the next morning); use
   :func:`partition_window`, which clips every window to the session: the 15:30 window is
   15:30-16:00, and on early-close days the ticks at or after the 13:00 close are excluded.
+  ``end_offset=1`` likewise makes the window in progress a partition, so the last completed one
+  (and the 15:30 one right after the close) can be requested the moment it ends.
 
 Options snapshots (``options_snapshot``) use the daily partitions.
 
@@ -43,7 +46,7 @@ _REGULAR_CLOSE_MINUTE = 16 * 60
 
 
 def build_daily_partitions(
-    start: date = DEFAULT_START, exchange: str = DEFAULT_EXCHANGE, end_offset: int = 0
+    start: date = DEFAULT_START, exchange: str = DEFAULT_EXCHANGE, end_offset: int = 1
 ) -> dg.TimeWindowPartitionsDefinition:
     cal = get_calendar(exchange)
     closed = [datetime(d.year, d.month, d.day) for d in cal.holidays(start, cal.last_day)]
@@ -75,6 +78,7 @@ def build_intraday_partitions(
     minutes: int = DEFAULT_INTRADAY_WINDOW_MINUTES,
     start: date = DEFAULT_START,
     exchange: str = DEFAULT_EXCHANGE,
+    end_offset: int = 1,
 ) -> dg.TimeWindowPartitionsDefinition:
     cal = get_calendar(exchange)
     cron, before_open = _intraday_cron(minutes)
@@ -97,6 +101,7 @@ def build_intraday_partitions(
         fmt=INTRADAY_FMT,
         cron_schedule=cron,
         timezone=str(cal.tz),
+        end_offset=end_offset,
         exclusions=[*before_open, *excluded],
     )
 

@@ -23,7 +23,8 @@ def keys(defn: dg.PartitionsDefinition) -> list[str]:
 
 def test_daily_keys_are_exactly_the_trading_days():
     got = keys(parts.daily_partitions)
-    expected = [d.isoformat() for d in cal.trading_days(parts.DEFAULT_START, date(2025, 1, 14))]
+    # end_offset=1: the trading day in progress (2025-01-15 as of AS_OF) is already a partition.
+    expected = [d.isoformat() for d in cal.trading_days(parts.DEFAULT_START, date(2025, 1, 15))]
     assert got == expected
     for closed in ("2024-07-04", "2024-11-28", "2024-12-25", "2025-01-09", "2024-07-06", "2024-07-07"):
         assert closed not in got
@@ -38,10 +39,15 @@ def test_daily_key_window_is_the_trading_day_window():
     assert parts.partition_window("2024-03-11") == (utc(2024, 3, 11, 4), utc(2024, 3, 12, 4))
 
 
-def test_a_day_becomes_a_partition_at_the_midnight_that_ends_it():
-    before = parts.daily_partitions.get_partition_keys(current_time=utc(2024, 7, 6, 3, 59))
-    after = parts.daily_partitions.get_partition_keys(current_time=utc(2024, 7, 6, 4, 0))
-    assert before[-1] == "2024-07-03" and after[-1] == "2024-07-05"
+def test_the_trading_day_in_progress_is_a_partition():
+    # end_offset=1: Wednesday 2024-07-03 is a key from its own midnight (04:00 UTC) on, so the
+    # end-of-day schedule can request it right after the close.
+    before = parts.daily_partitions.get_partition_keys(current_time=utc(2024, 7, 3, 3, 59))
+    during = parts.daily_partitions.get_partition_keys(current_time=utc(2024, 7, 3, 21, 30))
+    assert before[-1] == "2024-07-02" and during[-1] == "2024-07-03"
+    # end_offset counts partitions, not days: during the July 4th holiday the next session is listed.
+    holiday = parts.daily_partitions.get_partition_keys(current_time=utc(2024, 7, 4, 16))
+    assert holiday[-2:] == ["2024-07-03", "2024-07-05"]
 
 
 def test_partition_range_skips_holidays():

@@ -51,6 +51,10 @@ def model_deps(model: Model) -> list[dg.AssetKey]:
         read = model.parsed.columns_read.get(table, frozenset())
         if derived and ("*" in read or derived[0] & read):
             keys.append(derived[1])
+    # A relationships test reads its target: the target must be built before the test runs.
+    for test in model.spec.all_tests:
+        if test.kind == "relationships" and test.to and test.to != model.relation:
+            keys.append(dg.AssetKey(list(model.spec.source_assets.get(test.to, test.to.split(".")))))
     return list(dict.fromkeys(keys))
 
 

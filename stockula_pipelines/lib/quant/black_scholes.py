@@ -71,7 +71,9 @@ def _d1_sst(S, K, T, r, q, sigma):
     sqrt_t = np.sqrt(T)
     sst = sigma * sqrt_t
     # Poisoning sigma*sqrt(T) with NaN makes every output NaN for invalid rows with one `where`.
-    sst = np.where(_valid(S, K, T, sigma), sst, np.nan)
+    valid = _valid(S, K, T, sigma)
+    if not valid.all():
+        sst = np.where(valid, sst, np.nan)
     d1 = np.log(S / K)
     d1 += (r - q + 0.5 * sigma * sigma) * T
     d1 /= sst

@@ -202,26 +202,23 @@ def _solve_block(p, S, K, T, r, q, c, iv_out, reason_out, tol, max_iter, lo, hi)
         f, vega = _normalised_otm(x, eh, s)
         g = np.log(f)
         g -= log_beta
-        above = g > 0
-        np.copyto(b, s, where=above)
-        np.copyto(a, s, where=~above)
+        # Strict comparisons: at an exact root (g == 0) the bracket keeps s strictly inside, the Newton
+        # step is zero and the option finishes below with s itself.
+        np.copyto(b, s, where=g > 0)
+        np.copyto(a, s, where=g < 0)
         step = g * f
         step /= vega
         new = s - step
-        bad = new <= a
-        bad |= new >= b
-        bad |= np.isnan(new)  # f == 0 or vega == 0
-        np.copyto(new, 0.5 * (a + b), where=bad)
-        exact = g == 0  # s is the answer even though the bracket now ends at it
-        np.copyto(new, s, where=exact)
+        inside = new > a  # False for NaN, from f == 0 or vega == 0
+        inside &= new < b
+        np.copyto(new, 0.5 * (a + b), where=~inside)
         # Newton converges quadratically (next error ~ step^2 * |g''/2g'|, and |g''/g'| <= ~3/s for
         # log-price), so a small enough step means `new` is already within tol: skip confirming it.
         step *= step
         step *= 4.0
         done = step <= tol_s * s
-        done &= ~bad
+        done &= inside
         done |= b - a <= tol_s
-        done |= exact
         state[6] = new
         if done.any():
             # take() with indices is ~3x faster than boolean indexing along axis 1.
