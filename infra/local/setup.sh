@@ -8,12 +8,16 @@ cd "$(dirname "$0")/../.."
 
 PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib pgbouncer redis-server prometheus
           prometheus-postgres-exporter pgbackrest cmake gcc make libssl-dev libkrb5-dev dpkg-dev
-          docker-compose nodejs npm)
+          docker-compose)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# Node runs the TSL test tier; a Node installed another way (nodesource, nvm) is just as good, and
+# Debian's npm conflicts with nodesource's nodejs, so only install them when the commands are absent.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root or install them with sudo)" >&2

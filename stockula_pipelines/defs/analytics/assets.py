@@ -31,7 +31,8 @@ def _window_meta(window) -> dict[str, dg.MetadataValue]:
     metadata={"writes": "market.price_history (adj_close_price, daily_return, volatility) of '1d' bars"},
 )
 def price_metrics(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> dg.MaterializeResult:
-    """Adjusted close, daily return and rolling volatility: one value per symbol per trading day.
+    """Adjusted close, daily return and rolling volatility: one row per symbol per trading day
+    (the daily bars' derived columns).
 
     Catches up every daily-bar and corporate-action load since its last run (from ops.ingest_log):
     touched windows are recomputed with the lookback the rolling window needs, and a symbol with a new
@@ -67,7 +68,8 @@ def price_metrics(context: dg.AssetExecutionContext, timescale: TimescaleResourc
     metadata={"writes": "market.options_calls/options_puts (implied_volatility, Greeks, greeks_status)"},
 )
 def option_greeks(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> dg.MaterializeResult:
-    """Implied volatility (from the mid price) and BSM Greeks: one set per contract per snapshot.
+    """Implied volatility (from the mid price) and BSM Greeks: one row per contract per snapshot
+    (the options tables' IV and Greeks columns).
 
     Rate from STOCKULA_RISK_FREE_RATE; dividend yield per underlying = trailing-year dividends over the
     underlying price. Contracts without a solution keep NULLs and a reason in greeks_status.

@@ -17,7 +17,7 @@ _COLUMNS = (("table_name", "string"), ("rule", "string"), ("symbol", "string"), 
     kinds={"postgres"},
     deps=[dg.AssetKey(["market", t]) for t in
           ("price_history", "price_history_intraday", "options_calls", "options_puts", "dividends", "splits")],
-    description="Open quarantined rows by table, rule, symbol and trading day (from quality.quarantine_summary).",
+    description="Open quarantined rows: one row per table, rule, symbol and trading day (from quality.quarantine_summary).",
 )
 def quarantine_report(timescale: TimescaleResource) -> dg.MaterializeResult:
     with timescale.connection() as conn:

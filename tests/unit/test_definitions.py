@@ -1,0 +1,54 @@
+"""A snapshot of the code location: the asset keys, jobs, schedules and sensors operators rely on."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from stockula_pipelines.definitions import defs
+
+EXPECTED_ASSETS = {
+    "market/stocks", "market/price_history", "market/price_history_intraday", "market/options_calls",
+    "market/options_puts", "market/dividends", "market/splits",
+    "analytics/price_metrics", "analytics/option_greeks",
+    "aggregates/price_history_daily", "aggregates/price_history_weekly", "aggregates/price_history_monthly",
+    "aggregates/market_volume_hourly", "aggregates/options_calls_volume_daily",
+    "aggregates/options_puts_volume_daily", "aggregates/options_volume_daily",
+    "curated/stg_stocks", "curated/stg_price_history", "curated/stg_intraday_bars", "curated/stg_options",
+    "curated/stg_dividends", "curated/stg_splits", "curated/adjusted_daily_bars",
+    "curated/symbol_return_summary", "curated/sector_performance_daily", "curated/market_summary_daily",
+    "curated/options_surface", "quality/quarantine_report",
+}
+
+
+def test_asset_keys_are_pinned():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == EXPECTED_ASSETS
+
+
+def test_every_asset_has_a_group_kinds_and_a_docstring_with_its_grain():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.group_name and node.group_name != "default", key
+        assert node.kinds, key
+        assert "one row per" in (node.description or "").lower(), f"{key.to_user_string()}: no grain in its description"
+
+
+def test_jobs_schedules_and_sensors_are_pinned():
+    jobs = {j.name for j in defs.resolve_all_job_defs()} - {"__ASSET_JOB"}
+    assert {"end_of_day_job", "corporate_actions_job", "intraday_job", "reference_data_job"} <= jobs
+    schedules = {s.name for s in defs.schedules or []}
+    assert {"end_of_day_schedule", "corporate_actions_schedule", "intraday_schedule",
+            "reference_data_schedule"} <= schedules
+
+
+def test_every_ingestion_asset_has_checks_and_the_guards_block():
+    graph = defs.resolve_asset_graph()
+    for key in ("market/stocks", "market/price_history", "market/price_history_intraday", "market/options_calls",
+                "market/options_puts", "market/dividends", "market/splits"):
+        checks = graph.get_check_keys_for_assets({dg.AssetKey.from_user_string(key)})
+        assert checks, key
+    price_checks = graph.get_check_keys_for_assets({dg.AssetKey(["market", "price_history"])})
+    blocking = {c.name for c in price_checks if graph.get_check_spec(c).blocking}
+    assert {"no_duplicates", "ohlc_consistent", "no_missing_trading_days"} <= blocking
