@@ -77,3 +77,11 @@ def test_bad_configuration_gives_a_clear_error(tmp_path: Path):
     proc = subprocess.run([str(BIN / "stockula"), "db", "url"], capture_output=True, text=True, env=env)
     assert proc.returncode == 2
     assert "STOCKULA_WRITER_PASSWORD" in proc.stderr
+
+
+def test_dagster_definitions_validate(tmp_path: Path):
+    env = dict(os.environ, DAGSTER_HOME=str(tmp_path), TMPDIR=str(tmp_path))
+    proc = subprocess.run([str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+                          cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Validation successful" in proc.stderr + proc.stdout

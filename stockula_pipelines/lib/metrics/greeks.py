@@ -69,6 +69,13 @@ def compute_greeks(quotes: pl.DataFrame, *, is_call: bool, risk_free_rate: float
 
 
 def refresh_option_greeks(conn: psycopg.Connection, *, risk_free_rate: float, run_id: str | None = None) -> GreeksReport:
+    """All of it in one transaction (a savepoint inside the caller's): the staging table, the updates
+    and the watermark commit together or not at all."""
+    with conn.transaction():
+        return _refresh_option_greeks(conn, risk_free_rate=risk_free_rate, run_id=run_id)
+
+
+def _refresh_option_greeks(conn: psycopg.Connection, *, risk_free_rate: float, run_id: str | None = None) -> GreeksReport:
     report = GreeksReport(risk_free_rate=risk_free_rate)
     loads = pending_loads(conn, TARGET, list(TABLES))
     if not loads:

@@ -3,7 +3,9 @@
 A new daily bar needs the ``window + 1`` bars before it (the lookback) so that a partition boundary
 never changes a value; rows after the touched window are recomputed too, since their returns read
 the touched bars. A new or removed dividend or split changes every earlier adjusted price of its
-symbol, so such a symbol is recomputed over its whole history.
+symbol, so such a symbol is recomputed over its whole history; so is a symbol whose next dividend
+goes ex after a newly loaded bar, since that bar may be the "close before the ex-date" its factor
+divides by.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ def _plan(conn: psycopg.Connection, loads: list[dict]) -> tuple[dict[str, dateti
             for symbol in load["symbols"]:
                 current = starts.get(symbol)
                 starts[symbol] = load["window_start"] if current is None else min(current, load["window_start"])
+            rows = conn.execute(
+                load_sql("select_symbols_with_later_dividends"),
+                {"start": load["window_start"], "symbols": list(load["symbols"])},
+            ).fetchall()
+            full.update(r[0] for r in rows)
         elif load["rows_deleted"]:
             # An action may have been removed: which symbol lost it is unknown, so all of them.
             full.update(load["symbols"])
@@ -90,6 +97,13 @@ def _read_actions(conn, symbols: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]
 
 
 def refresh_price_metrics(conn: psycopg.Connection, *, window: int = 21, run_id: str | None = None) -> PriceMetricsReport:
+    """All of it in one transaction (a savepoint inside the caller's): the staging table, the updates
+    and the watermark commit together or not at all."""
+    with conn.transaction():
+        return _refresh_price_metrics(conn, window=window, run_id=run_id)
+
+
+def _refresh_price_metrics(conn: psycopg.Connection, *, window: int = 21, run_id: str | None = None) -> PriceMetricsReport:
     """Bring the derived columns up to date with every load since the last refresh."""
     report = PriceMetricsReport()
     loads = pending_loads(conn, TARGET, ["price_history", "dividends", "splits"])
