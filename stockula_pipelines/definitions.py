@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import dagster as dg
 
-from stockula_pipelines.defs import aggregates, analytics, corporate_actions, curated, market_data, options, quality
+from stockula_pipelines.defs import (
+    aggregates,
+    analytics,
+    corporate_actions,
+    curated,
+    market_data,
+    options,
+    quality,
+)
 from stockula_pipelines.resources.market_data import MarketDataResource
 from stockula_pipelines.resources.timescale import TimescaleResource
 

@@ -48,7 +48,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from stockula_pipelines.definitions import defs
     from stockula_pipelines.lib.calendar import get_calendar
-    from stockula_pipelines.partitions import corporate_action_partitions, daily_partitions, intraday_partitions
+    from stockula_pipelines.partitions import (
+        corporate_action_partitions,
+        daily_partitions,
+        intraday_partitions,
+    )
 
     cal = get_calendar(settings.exchange)
     last = cal.last_completed_session(datetime.now(UTC))

@@ -4,7 +4,13 @@
 import dagster as dg
 
 from stockula_pipelines.defs.ingest_common import (
-    DB_KINDS, SINGLE_RUN, SOURCE_POOL, known_symbols, load_table_window, run_symbols, run_window,
+    DB_KINDS,
+    SINGLE_RUN,
+    SOURCE_POOL,
+    known_symbols,
+    load_table_window,
+    run_symbols,
+    run_window,
 )
 from stockula_pipelines.partitions import corporate_action_partitions
 from stockula_pipelines.resources.market_data import MarketDataResource

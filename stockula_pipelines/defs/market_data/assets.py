@@ -4,7 +4,12 @@
 import dagster as dg
 
 from stockula_pipelines.defs.ingest_common import (
-    DB_KINDS, SINGLE_RUN, SOURCE_POOL, load_table_window, run_symbols, run_window,
+    DB_KINDS,
+    SINGLE_RUN,
+    SOURCE_POOL,
+    load_table_window,
+    run_symbols,
+    run_window,
 )
 from stockula_pipelines.partitions import daily_partitions, intraday_partitions
 from stockula_pipelines.resources.market_data import MarketDataResource

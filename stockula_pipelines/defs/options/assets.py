@@ -6,7 +6,12 @@ from datetime import date
 import dagster as dg
 
 from stockula_pipelines.defs.ingest_common import (
-    DB_KINDS, SINGLE_RUN, SOURCE_POOL, known_symbols, load_table_window, run_symbols,
+    DB_KINDS,
+    SINGLE_RUN,
+    SOURCE_POOL,
+    known_symbols,
+    load_table_window,
+    run_symbols,
 )
 from stockula_pipelines.partitions import daily_partitions, partition_window
 from stockula_pipelines.resources.market_data import MarketDataResource

@@ -15,7 +15,10 @@ import dagster as dg
 from stockula_pipelines.lib.expectations.suites import MISSING_DAYS, TABLE_CHECKS, CheckDef
 from stockula_pipelines.lib.validation import quality
 from stockula_pipelines.partitions import (
-    corporate_action_partitions, daily_partitions, intraday_partitions, partition_window,
+    corporate_action_partitions,
+    daily_partitions,
+    intraday_partitions,
+    partition_window,
 )
 from stockula_pipelines.resources.timescale import TimescaleResource
 from stockula_pipelines.settings import get_settings
