@@ -69,8 +69,11 @@ def compute_greeks(quotes: pl.DataFrame, *, is_call: bool, risk_free_rate: float
 
 
 def refresh_option_greeks(conn: psycopg.Connection, *, risk_free_rate: float, run_id: str | None = None) -> GreeksReport:
-    """All of it in one transaction (a savepoint inside the caller's): the staging table, the updates
-    and the watermark commit together or not at all."""
+    """Solve IV and the Greeks of every option snapshot loaded since the last refresh.
+
+    One transaction (a savepoint inside the caller's): the staging table, the updates and the
+    watermark in ops.refresh_log commit together or not at all.
+    """
     with conn.transaction():
         return _refresh_option_greeks(conn, risk_free_rate=risk_free_rate, run_id=run_id)
 

@@ -97,14 +97,16 @@ def _read_actions(conn, symbols: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]
 
 
 def refresh_price_metrics(conn: psycopg.Connection, *, window: int = 21, run_id: str | None = None) -> PriceMetricsReport:
-    """All of it in one transaction (a savepoint inside the caller's): the staging table, the updates
-    and the watermark commit together or not at all."""
+    """Bring the derived columns up to date with every load since the last refresh.
+
+    One transaction (a savepoint inside the caller's): the staging table, the updates and the
+    watermark in ops.refresh_log commit together or not at all.
+    """
     with conn.transaction():
         return _refresh_price_metrics(conn, window=window, run_id=run_id)
 
 
 def _refresh_price_metrics(conn: psycopg.Connection, *, window: int = 21, run_id: str | None = None) -> PriceMetricsReport:
-    """Bring the derived columns up to date with every load since the last refresh."""
     report = PriceMetricsReport()
     loads = pending_loads(conn, TARGET, ["price_history", "dividends", "splits"])
     if not loads:
