@@ -165,3 +165,69 @@ def test_analyst_reads_the_derived_columns(clean_db: TestDatabase):
     with clean_db.connect(Role.analyst) as conn:
         conn.execute("SELECT adj_close_price, daily_return, volatility FROM market.price_history LIMIT 1")
         conn.execute("SELECT implied_volatility, delta, gamma, theta, vega, rho FROM market.options_puts LIMIT 1")
+
+
+def _by_name(results) -> dict:
+    return {r.check_name: r for r in results}
+
+
+def test_derived_checks_pass_on_good_data_and_fail_on_each_defect(clean_db: TestDatabase):
+    from stockula_pipelines.lib.validation import derived
+
+    source = _source()
+    days = get_calendar().trading_days(date(2024, 3, 1), date(2024, 3, 28))
+    day = date(2024, 3, 8)
+    window = partition_window(day.isoformat())
+    calls, puts = source.option_chains(None, day)
+    symbols = source.universe()
+    with clean_db.connect() as conn:
+        conn.autocommit = True
+        upsert(conn, "stocks", source.stocks(), source=source.name)
+        _load_days(conn, source, days)
+        load_window(conn, "options_calls", calls, window=window, symbols=symbols, source=source.name)
+        load_window(conn, "options_puts", puts, window=window, symbols=symbols, source=source.name)
+        refresh_price_metrics(conn, window=WINDOW)
+        refresh_option_greeks(conn, risk_free_rate=0.04)
+        prices = _by_name(derived.run_window_checks(conn, "analytics/price_metrics", "price_metrics",
+                                                    derived.PRICE_METRICS_CHECKS))
+        greeks = _by_name(derived.run_window_checks(conn, "analytics/option_greeks", "option_greeks",
+                                                    derived.GREEKS_CHECKS))
+        assert all(r.passed and r.total_count > 0 for r in [*prices.values(), *greeks.values()])
+
+        conn.execute("UPDATE market.price_history SET daily_return = daily_return + 0.01 "
+                     "WHERE symbol = %s AND date = %s", (symbols[0], days[-1]))
+        conn.execute("UPDATE market.price_history SET volatility = -0.2 WHERE symbol = %s AND date = %s",
+                     (symbols[1], days[-1]))
+        conn.execute("UPDATE market.options_puts SET delta = 0.5 WHERE contract_symbol = "
+                     "(SELECT min(contract_symbol) FROM market.options_puts WHERE greeks_status = 'ok')")
+        conn.execute("UPDATE market.options_calls SET implied_volatility = NULL WHERE contract_symbol = "
+                     "(SELECT min(contract_symbol) FROM market.options_calls WHERE greeks_status = 'ok')")
+        prices = _by_name(derived.run_window_checks(conn, "analytics/price_metrics", "price_metrics",
+                                                    derived.PRICE_METRICS_CHECKS))
+        greeks = _by_name(derived.run_window_checks(conn, "analytics/option_greeks", "option_greeks",
+                                                    derived.GREEKS_CHECKS))
+    assert prices["return_matches_adjusted_close"].failing_count == 1
+    assert prices["volatility_non_negative"].failing_count == 1
+    assert prices["adj_close_positive"].passed
+    assert greeks["greeks_within_bounds"].failing_count == 1 and greeks["greeks_within_bounds"].severity == "ERROR"
+    # The call whose IV was erased is no longer 'solved' per its IV: status and IV disagree.
+    assert greeks["greeks_status_consistent"].failing_count == 1
+
+
+def test_aggregate_check_fails_on_an_inconsistent_bucket(clean_db: TestDatabase):
+    from stockula_pipelines.lib.validation import derived
+
+    with clean_db.connect(Role.admin, direct=True) as conn:
+        caps = conn.execute("SELECT current_setting('timescaledb.license')").fetchone()[0]
+        if caps != "apache":
+            pytest.skip("the rollup tables are written directly only on the Apache edition")
+        ok = derived.run_aggregate_checks(conn, "aggregates/price_history_weekly",
+                                          ("aggregates", "price_history_weekly"), ohlc=True)[0]
+        conn.execute(
+            """INSERT INTO aggregates.price_history_weekly
+               (bucket, symbol, open_price, high_price, low_price, close_price, volume, trading_value, bar_count)
+               VALUES ('2024-03-04 05:00+00', 'BAD', 10, 9, 11, 10, 100, 1000, 5)"""
+        )
+        bad = derived.run_aggregate_checks(conn, "aggregates/price_history_weekly",
+                                           ("aggregates", "price_history_weekly"), ohlc=True)[0]
+    assert ok.passed and not bad.passed and bad.failing_count == 1

@@ -52,3 +52,12 @@ def test_every_ingestion_asset_has_checks_and_the_guards_block():
     price_checks = graph.get_check_keys_for_assets({dg.AssetKey(["market", "price_history"])})
     blocking = {c.name for c in price_checks if graph.get_check_spec(c).blocking}
     assert {"no_duplicates", "ohlc_consistent", "no_missing_trading_days"} <= blocking
+
+
+def test_every_asset_of_the_pipeline_has_a_check():
+    graph = defs.resolve_asset_graph()
+    unchecked = {
+        k.to_user_string() for k in graph.get_all_asset_keys() if not graph.get_check_keys_for_assets({k})
+    }
+    # The quarantine report is itself the quality signal; it has nothing further to check.
+    assert unchecked == {"quality/quarantine_report"}

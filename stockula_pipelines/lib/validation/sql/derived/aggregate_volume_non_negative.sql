@@ -1,0 +1,1 @@
+SELECT count(*) FILTER (WHERE {volume} < 0), count(*) FROM {relation}
