@@ -21,6 +21,7 @@ from stockula_pipelines.lib.models import (
     render_tests,
     run_tests,
 )
+from stockula_pipelines.lib.validation.quality import CheckResult, record_results
 from stockula_pipelines.resources.timescale import TimescaleResource
 
 GROUP = "curated"
@@ -105,6 +106,16 @@ def check_result(key: dg.AssetKey, rendered: RenderedTest, failing: int) -> dg.A
     )
 
 
+def history_row(key: dg.AssetKey, rendered: RenderedTest, failing: int) -> CheckResult:
+    """The row this test adds to quality.data_quality_results (whole model, no window)."""
+    return CheckResult(
+        asset_key=key.to_user_string(), check_name=rendered.name,
+        severity="ERROR" if rendered.test.severity == "error" else "WARN",
+        blocking=rendered.test.severity == "error", passed=failing == 0, failing_count=failing,
+        details={"test": rendered.describe()},
+    )
+
+
 def build_model_asset(project: Project, model: Model) -> dg.AssetsDefinition:
     key = model_key(model.name)
     rendered = render_tests(model)
@@ -141,9 +152,11 @@ def build_model_asset(project: Project, model: Model) -> dg.AssetsDefinition:
             metadata["filled_table"] = dg.MetadataValue.text(model.spec.fills.table)
             metadata["filled_rows"] = dg.MetadataValue.int(outcome.filled_rows)
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
-        # Tests read the committed relation, as analysts will.
+        # Tests read the committed relation, as analysts will; their results join the check history.
         with timescale.connection() as conn:
             results = run_tests(conn, model)
+            record_results(conn, [history_row(key, r.rendered, r.failing) for r in results],
+                           run_id=context.run_id)
         for result in results:
             yield check_result(key, result.rendered, result.failing)
 
