@@ -25,6 +25,7 @@ import psycopg
 from psycopg import sql
 
 from stockula_pipelines.lib.db.capabilities import Capabilities, detect
+from stockula_pipelines.lib.db.refresh_log import record_refresh, watermark
 
 # The SELECTs must stay byte-for-byte those of sql/0008_aggregates.tsl.sql, so they live once, beside
 # the assets that own the aggregates; this module only reads the files.
@@ -161,16 +162,11 @@ class RefreshPlan:
     last_ingest_id: int | None
 
 
-def watermark(conn: psycopg.Connection, agg: Aggregate) -> int:
-    row = conn.execute(load_sql("select_watermark"), {"target": agg.target}).fetchone()
-    return int(row[0]) if row else 0
-
-
 def plan_refresh(conn: psycopg.Connection, agg: Aggregate) -> RefreshPlan:
     """The bucket-aligned windows the loads since ``agg``'s watermark touched."""
     rows = conn.execute(
         load_sql("select_pending_loads"),
-        {"after": watermark(conn, agg), "table": agg.source_table,
+        {"after": watermark(conn, agg.target), "table": agg.source_table,
          "intervals": list(agg.intervals) if agg.intervals is not None else None},
     ).fetchall()
     windows = merge([widen((start, end), agg.grain) for _id, start, end in rows])
@@ -214,11 +210,8 @@ def refresh_cagg_window(conn: psycopg.Connection, agg: Aggregate, window: Window
 
 def _record(conn: psycopg.Connection, result: RefreshResult, window: Window, rows: int,
             run_id: str | None) -> None:
-    conn.execute(
-        load_sql("insert_refresh_log"),
-        {"target": get_aggregate(result.aggregate).target, "start": window[0], "end": window[1],
-         "method": result.method, "rows": rows, "last_ingest_id": result.last_ingest_id, "run_id": run_id},
-    )
+    record_refresh(conn, target=get_aggregate(result.aggregate).target, window=window, method=result.method,
+                   rows=rows, last_ingest_id=result.last_ingest_id, run_id=run_id)
 
 
 def refresh_aggregate(conn: psycopg.Connection, aggregate: Aggregate | str, *,

@@ -9,16 +9,15 @@ from pathlib import Path
 
 import psycopg
 
+from stockula_pipelines.lib.db.refresh_log import record_refresh, watermark
+
+__all__ = ["SQL_DIR", "load_sql", "pending_loads", "record_refresh", "watermark"]
+
 SQL_DIR = Path(__file__).parent / "sql"
 
 
 def load_sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-
-
-def watermark(conn: psycopg.Connection, target: str) -> int:
-    row = conn.execute(load_sql("select_watermark"), {"target": target}).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
 
 
 def pending_loads(conn: psycopg.Connection, target: str, tables: list[str]) -> list[dict]:
@@ -27,12 +26,3 @@ def pending_loads(conn: psycopg.Connection, target: str, tables: list[str]) -> l
     return cur.execute(
         load_sql("select_pending_loads"), {"after": watermark(conn, target), "tables": tables}
     ).fetchall()
-
-
-def record_refresh(conn: psycopg.Connection, *, target: str, window: tuple, method: str, rows: int,
-                   last_ingest_id: int, run_id: str | None) -> None:
-    conn.execute(
-        load_sql("insert_refresh_log"),
-        {"target": target, "start": window[0], "end": window[1], "method": method, "rows": rows,
-         "last_ingest_id": last_ingest_id, "run_id": run_id},
-    )
