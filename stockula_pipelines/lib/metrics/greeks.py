@@ -16,6 +16,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from stockula_pipelines.lib.ingest.copy import copy_frame
 from stockula_pipelines.lib.metrics import load_sql, pending_loads, record_refresh
 from stockula_pipelines.lib.quant.black_scholes import bsm_greeks
 from stockula_pipelines.lib.quant.implied_vol import REASONS, implied_volatility, mid_price, time_to_expiry
@@ -114,11 +115,6 @@ def _refresh_option_greeks(conn: psycopg.Connection, *, risk_free_rate: float, r
 
 def _write(conn: psycopg.Connection, table: sql.Identifier, frame: pl.DataFrame) -> None:
     conn.execute(load_sql("create_staging_greeks"))
-    with conn.cursor().copy(
-        "COPY staging_greeks (contract_symbol, time, implied_volatility, delta, gamma, theta, vega, rho, "
-        "greeks_status) FROM STDIN"
-    ) as copy:
-        for row in frame.iter_rows():
-            copy.write_row(row)
+    copy_frame(conn, sql.Identifier("staging_greeks"), frame)
     conn.execute(sql.SQL(load_sql("update_greeks")).format(table=table))
     conn.execute("DROP TABLE staging_greeks")

@@ -15,7 +15,9 @@ from datetime import datetime
 
 import polars as pl
 import psycopg
+from psycopg import sql
 
+from stockula_pipelines.lib.ingest.copy import copy_frame
 from stockula_pipelines.lib.metrics import load_sql, pending_loads, record_refresh
 from stockula_pipelines.lib.quant.returns import compute_price_metrics
 
@@ -139,9 +141,5 @@ def _write(conn: psycopg.Connection, metrics: pl.DataFrame) -> int:
     conn.execute(load_sql("create_staging_price_metrics"))
     cols = ["symbol", "time", "adj_close_price", "daily_return", "volatility"]
     frame = metrics.select(cols).with_columns(pl.col(c).fill_nan(None) for c in cols[2:])
-    with conn.cursor().copy(
-        "COPY staging_price_metrics (symbol, time, adj_close_price, daily_return, volatility) FROM STDIN"
-    ) as copy:
-        for row in frame.iter_rows():
-            copy.write_row(row)
+    copy_frame(conn, sql.Identifier("staging_price_metrics"), frame)
     return conn.execute(load_sql("update_price_metrics")).rowcount
