@@ -78,7 +78,6 @@ class Settings(BaseSettings):
 
     pool_min_size: int = 1
     pool_max_size: int = 4
-    statement_timeout_ms: int = 0
 
     # PostgreSQL tuning (the origin stack's TS_TUNE_*); empty = derive from the machine.
     tune_memory: str | None = None
@@ -102,8 +101,9 @@ class Settings(BaseSettings):
     exchange: str = "XNYS"
     cache_ttl_seconds: int = 6 * 3600
     yfinance_max_retries: int = 5
+    # The daily and hourly aggregates read the 5-minute bars (sql/0008): another interval loads, but
+    # feeds no aggregate.
     intraday_interval: str = "5m"
-    intraday_window_minutes: int = 60
 
     # --- analytics -------------------------------------------------------------------------------------
     risk_free_rate: float = 0.04

@@ -65,7 +65,7 @@ def _window(context, timescale: TimescaleResource, table: str, interval: str | N
     """(window, partition_key) the check validates, or None when nothing was ever loaded."""
     if context.has_partition_key:
         key = context.partition_key
-        return partition_window(key, minutes=get_settings().intraday_window_minutes), key
+        return partition_window(key), key
     with timescale.connection() as conn:
         return quality.latest_ingest_window(conn, table, interval)
 
