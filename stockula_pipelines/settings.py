@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     # feeds no aggregate.
     intraday_interval: str = "5m"
 
+    # --- data quality ----------------------------------------------------------------------------------
+    # How the great-expectations suites are evaluated: "compiled" renders each suite as one SQL
+    # statement per window (milliseconds); "great_expectations" runs GE's own validator (the
+    # reference, ~0.2-0.6 s per window plus seconds of import per process).
+    quality_engine: Literal["compiled", "great_expectations"] = "compiled"
+
     # --- analytics -------------------------------------------------------------------------------------
     risk_free_rate: float = 0.04
     volatility_window: int = 21

@@ -1,5 +1,8 @@
 """Data-quality checks against the real test database: one seeded defect per expectation.
 
+Every seeded window is validated by both engines -- the compiled SQL one the pipeline uses and
+great-expectations' own validator -- and they must agree expectation by expectation.
+
 Rows are inserted as the admin role. Where a table CHECK constraint would refuse a defect (OHLC
 relation, strike > 0, volume >= 0), the constraint is dropped for the seed and re-added NOT VALID, so
 the GE suite -- the second line of defence behind the constraints -- is exercised as well.
@@ -15,6 +18,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from stockula_pipelines.lib.calendar import trading_day_window, trading_days
+from stockula_pipelines.lib.expectations import validate_window
 from stockula_pipelines.lib.validation import quality
 from stockula_pipelines.lib.validation.quality_freshness import check_freshness
 from stockula_pipelines.lib.validation.quality_quarantine import resubmit
@@ -81,7 +85,23 @@ def history(conn, symbols=SYMBOLS, days: int = 5) -> None:
     log_load(conn, symbols)
 
 
+def engines_agree(db, table: str, window=WINDOW, interval: str | None = None) -> None:
+    """The compiled engine and GE's validator give the same verdict and counts for every expectation."""
+    def verdicts(outcome):
+        return sorted((e.check, e.expectation, e.column or "", e.success, e.unexpected_count, e.element_count or -1)
+                      for e in outcome.expectations)  # GE reorders results
+
+    with db.connect() as conn:
+        compiled = validate_window(conn, db.dsn(), table, window, interval=interval, engine="compiled")
+        ge = validate_window(conn, db.dsn(), table, window, interval=interval, engine="great_expectations")
+    assert compiled.engine == "compiled" and ge.engine == "great_expectations"
+    assert not [e for e in ge.expectations if e.error], ge.expectations
+    assert verdicts(compiled) == verdicts(ge)
+    assert compiled.row_count == ge.row_count
+
+
 def price_results(db) -> dict[str, quality.CheckResult]:
+    engines_agree(db, "price_history", interval="1d")
     with db.connect() as conn:
         results = quality.run_price_checks(conn, db.dsn(), WINDOW, asset_key=PH, interval="1d",
                                            partition_key=DAY.isoformat(), run_id="test")
@@ -205,6 +225,7 @@ def option_results(db, rows: list[dict], relax: str | None = None) -> dict[str, 
                 insert(conn, "options_calls", good + rows)
         else:
             insert(conn, "options_calls", good + rows)
+    engines_agree(db, "options_calls")
     with db.connect() as conn:
         results = quality.run_table_checks(conn, db.dsn(), "options_calls", WINDOW, asset_key=OPT)
     return {r.check_name: r for r in results}

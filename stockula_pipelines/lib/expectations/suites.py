@@ -1,21 +1,25 @@
-"""One great-expectations suite per loaded table, kept in code.
+"""One great-expectations suite per loaded table, kept in code as GE expectation configurations.
 
-Every expectation carries ``meta={"check": <name>}``: a Dagster asset check (and one row of
-``quality.data_quality_results``) is the group of expectations sharing that name, so a single
-``batch.validate(suite)`` per window answers every check of the asset.
+Each suite is a tuple of :class:`Expect` -- an expectation type, its kwargs and its check name, i.e.
+exactly what GE serialises as an ``ExpectationConfiguration``. Two engines evaluate the same tuple
+(see ``lib/expectations/__init__``): :func:`build_suite` turns it into a GE ``ExpectationSuite`` for
+great-expectations' own validator, and ``compiled`` renders it into one SQL statement per window.
+Keeping the suite as plain data means the hot path never imports great_expectations (seconds per
+Dagster step process), while GE still validates every configuration (``build_suite`` in the tests).
 
-``UnexpectedRowsExpectation`` queries reference the validated window as ``{batch}`` (GE substitutes
-the batch's query); they may join other tables (the previous bar, ``market.splits``).
+Every expectation carries a check name: a Dagster asset check (and one row of
+``quality.data_quality_results``) is the group of expectations sharing that name.
 
-great_expectations is imported inside the functions: importing it costs seconds, and the Dagster
-code location must load without paying that.
+``unexpected_rows_expectation`` queries reference the validated window as ``{batch}``; they may join
+other tables (the previous bar, ``market.splits``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 _SQL_DIR = Path(__file__).resolve().parent / "sql"
 
@@ -89,92 +93,120 @@ TABLE_CHECKS: dict[str, tuple[CheckDef, ...]] = {
 
 @cache
 def _sql(name: str) -> str:
-    """The statement without its comment lines: GE pastes it into subqueries, where a trailing
+    """The statement without its comment lines: it is pasted into subqueries, where a trailing
     ``--`` comment would swallow the closing parenthesis (and ``{batch}`` in a comment is replaced too)."""
     text = (_SQL_DIR / name).read_text(encoding="utf-8")
     return "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("--")).strip()
 
 
-def _price_expectations(gxe, intraday: bool) -> list:
+@dataclass(frozen=True)
+class Expect:
+    """One expectation: GE's ``type`` and ``kwargs``, and the asset check it belongs to.
+
+    ``row_condition`` is ``(column, operator, value)`` (operators ``>``, ``>=``, ``<``, ``<=``, ``=``);
+    it becomes GE's ``Column(column) <op> value`` and a SQL predicate with the value bound.
+    """
+
+    type: str
+    check: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    row_condition: tuple[str, str, float] | None = None
+
+
+def _between(column: str, check: str = "value_bounds", **bounds: Any) -> Expect:
+    return Expect("expect_column_values_to_be_between", check, {"column": column, **bounds})
+
+
+def _not_null(column: str, mostly: float = 1 - MAX_NULL_RATE) -> Expect:
+    return Expect("expect_column_values_to_not_be_null", "null_rate", {"column": column, "mostly": mostly})
+
+
+def _unique(columns: list[str], mostly: float = 1.0) -> Expect:
+    kwargs: dict[str, Any] = {"column_list": columns}
+    if mostly < 1:
+        kwargs["mostly"] = mostly
+    return Expect("expect_compound_columns_to_be_unique", "no_duplicates", kwargs)
+
+
+def _rows(sql_file: str, check: str, description: str) -> Expect:
+    return Expect("unexpected_rows_expectation", check, {"unexpected_rows_query": _sql(sql_file)},
+                  description=description)
+
+
+def _price_suite(intraday: bool) -> tuple[Expect, ...]:
     unique_on = ["symbol", "interval", "time"] if intraday else ["symbol", "interval", "date"]
-    out = [gxe.ExpectCompoundColumnsToBeUnique(column_list=unique_on, mostly=1 - MAX_DUPLICATE_RATE,
-                                               meta={"check": "no_duplicates"})]
-    # One SQL pass for the whole OHLC relation rather than five column-pair scans: same rule, 1/5 the time.
-    out.append(gxe.UnexpectedRowsExpectation(unexpected_rows_query=_sql("ohlc_inconsistent_rows.sql"),
-                                             description="low <= open/close <= high",
-                                             meta={"check": "ohlc_consistent"}))
-    out += [gxe.ExpectColumnValuesToBeBetween(column=c, min_value=PRICE_MIN, max_value=PRICE_MAX,
-                                              meta={"check": "value_bounds"}) for c in OHLC]
-    out.append(gxe.ExpectColumnValuesToBeBetween(column="volume", min_value=0, meta={"check": "value_bounds"}))
-    out += [gxe.ExpectColumnValuesToNotBeNull(column=c, mostly=1 - MAX_NULL_RATE, meta={"check": "null_rate"})
-            for c in ("close_price", "volume")]
-    out.append(gxe.UnexpectedRowsExpectation(unexpected_rows_query=_sql("price_jump_without_split.sql"),
-                                             description="close moves > 30 % without a split",
-                                             meta={"check": "price_jump_without_split"}))
-    return out
+    return (
+        _unique(unique_on, 1 - MAX_DUPLICATE_RATE),
+        # One SQL pass for the whole OHLC relation rather than five column-pair scans.
+        _rows("ohlc_inconsistent_rows.sql", "ohlc_consistent", "low <= open/close <= high"),
+        *(_between(c, min_value=PRICE_MIN, max_value=PRICE_MAX) for c in OHLC),
+        _between("volume", min_value=0),
+        _not_null("close_price"),
+        _not_null("volume"),
+        _rows("price_jump_without_split.sql", "price_jump_without_split", "close moves > 30 % without a split"),
+    )
 
 
-def _option_expectations(gxe) -> list:
-    from great_expectations.expectations.row_conditions import Column
-
-    out = [
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["contract_symbol", "snapshot_date"],
-                                            mostly=1 - MAX_DUPLICATE_RATE, meta={"check": "no_duplicates"}),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="ask", column_B="bid", or_equal=True,
-                                                    ignore_row_if="either_value_is_missing",
-                                                    row_condition=Column("ask") > 0,  # ask 0 = no offer
-                                                    meta={"check": "quote_consistent"}),
-        gxe.ExpectColumnValuesToBeBetween(column="strike", min_value=0, strict_min=True,
-                                          meta={"check": "quote_consistent"}),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="expiration_date", column_B="snapshot_date",
-                                                    or_equal=True, meta={"check": "quote_consistent"}),
-    ]
-    out += [gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=IV_MAX, strict_min=True,
-                                              strict_max=True, meta={"check": "value_bounds"})
-            for c in ("implied_volatility", "source_implied_volatility")]
-    out += [
-        gxe.ExpectColumnValuesToBeBetween(column="delta", min_value=-1, max_value=1, meta={"check": "value_bounds"}),
-        gxe.ExpectColumnValuesToBeBetween(column="gamma", min_value=0, meta={"check": "value_bounds"}),
-        gxe.ExpectColumnValuesToBeBetween(column="vega", min_value=0, meta={"check": "value_bounds"}),
-    ]
-    out += [gxe.ExpectColumnValuesToNotBeNull(column=c, mostly=1 - MAX_NULL_RATE, meta={"check": "null_rate"})
-            for c in ("strike", "expiration_date", "underlying_price")]
-    return out
+def _option_suite() -> tuple[Expect, ...]:
+    pair = "expect_column_pair_values_a_to_be_greater_than_b"
+    return (
+        _unique(["contract_symbol", "snapshot_date"], 1 - MAX_DUPLICATE_RATE),
+        Expect(pair, "quote_consistent", {"column_A": "ask", "column_B": "bid", "or_equal": True,
+                                          "ignore_row_if": "either_value_is_missing"},
+               row_condition=("ask", ">", 0)),  # ask 0 = no offer
+        _between("strike", "quote_consistent", min_value=0, strict_min=True),
+        Expect(pair, "quote_consistent", {"column_A": "expiration_date", "column_B": "snapshot_date",
+                                          "or_equal": True}),
+        *(_between(c, min_value=0, max_value=IV_MAX, strict_min=True, strict_max=True)
+          for c in ("implied_volatility", "source_implied_volatility")),
+        _between("delta", min_value=-1, max_value=1),
+        _between("gamma", min_value=0),
+        _between("vega", min_value=0),
+        *(_not_null(c) for c in ("strike", "expiration_date", "underlying_price")),
+    )
 
 
-def _expectations(table: str, intraday: bool) -> list:
-    import great_expectations.expectations as gxe
-
+@cache
+def suite_spec(table: str, *, intraday: bool = False) -> tuple[Expect, ...]:
+    """The expectations of ``table``'s suite (``intraday``: bars unique per timestamp, not per day)."""
     if table == "price_history":
-        return _price_expectations(gxe, intraday)
+        return _price_suite(intraday)
     if table in ("options_calls", "options_puts"):
-        return _option_expectations(gxe)
+        return _option_suite()
     if table == "dividends":
-        return [
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=["symbol", "ex_date"], meta={"check": "no_duplicates"}),
-            gxe.ExpectColumnValuesToBeBetween(column="amount", min_value=0, max_value=PRICE_MAX, strict_min=True,
-                                              meta={"check": "value_bounds"}),
-        ]
+        return (_unique(["symbol", "ex_date"]),
+                _between("amount", min_value=0, max_value=PRICE_MAX, strict_min=True))
     if table == "splits":
-        return [
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=["symbol", "ex_date"], meta={"check": "no_duplicates"}),
-            gxe.ExpectColumnValuesToBeBetween(column="ratio", min_value=0.001, max_value=1000,
-                                              meta={"check": "value_bounds"}),
-        ]
+        return (_unique(["symbol", "ex_date"]), _between("ratio", min_value=0.001, max_value=1000))
     if table == "stocks":
-        return [
-            gxe.ExpectColumnValuesToBeUnique(column="symbol", meta={"check": "no_duplicates"}),
-            gxe.ExpectColumnValuesToNotBeNull(column="name", mostly=1 - MAX_NULL_RATE, meta={"check": "null_rate"}),
-            gxe.ExpectColumnValuesToNotBeNull(column="sector", mostly=1 - MAX_NULL_RATE,
-                                              meta={"check": "null_rate"}),
-            gxe.ExpectColumnValuesToBeBetween(column="market_cap", min_value=0, meta={"check": "value_bounds"}),
-        ]
+        return (
+            Expect("expect_column_values_to_be_unique", "no_duplicates", {"column": "symbol"}),
+            _not_null("name"),
+            _not_null("sector"),
+            _between("market_cap", min_value=0),
+        )
     raise ValueError(f"no expectation suite for table {table!r}; known: {', '.join(TABLE_CHECKS)}")
 
 
-def build_suite(table: str, *, intraday: bool = False):
-    """A fresh ``ExpectationSuite`` named ``stockula.<table>[.intraday]``."""
-    import great_expectations as gx
+def suite_name(table: str, *, intraday: bool = False) -> str:
+    return f"stockula.{table}" + (".intraday" if intraday else "")
 
-    name = f"stockula.{table}" + (".intraday" if intraday else "")
-    return gx.ExpectationSuite(name=name, expectations=_expectations(table, intraday))
+
+def build_suite(table: str, *, intraday: bool = False):
+    """A fresh great-expectations ``ExpectationSuite`` of ``table``'s expectations."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+    from great_expectations.expectations.row_conditions import Column
+
+    ops = {">": Column.__gt__, ">=": Column.__ge__, "<": Column.__lt__, "<=": Column.__le__, "=": Column.__eq__}
+    expectations = []
+    for e in suite_spec(table, intraday=intraday):
+        kwargs = dict(e.kwargs)
+        if e.row_condition is not None:
+            column, op, value = e.row_condition
+            kwargs["row_condition"] = ops[op](Column(column), value)
+        config = ExpectationConfiguration(type=e.type, kwargs=kwargs, meta={"check": e.check},
+                                          description=e.description)
+        expectations.append(config.to_domain_obj())
+    return gx.ExpectationSuite(name=suite_name(table, intraday=intraday), expectations=expectations)

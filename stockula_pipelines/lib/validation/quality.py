@@ -5,7 +5,8 @@ Each function returns :class:`CheckResult`s; :func:`record_results` writes them 
 ``defs/quality`` only translate these into ``AssetCheckResult``s.
 
 * :func:`suite_checks` -- the table's great-expectations suite (``lib/expectations``), grouped into
-  named checks (no_duplicates, ohlc_consistent, value_bounds, null_rate, price_jump_without_split, ...).
+  named checks (no_duplicates, ohlc_consistent, value_bounds, null_rate, price_jump_without_split, ...),
+  on the engine ``STOCKULA_QUALITY_ENGINE`` names (compiled SQL by default, or GE's validator).
 * :func:`missing_trading_days` -- needs the exchange calendar, so it is plain SQL + Python.
 """
 
@@ -61,6 +62,7 @@ def _window_text(window: tuple[datetime, datetime] | None) -> str:
 
 
 def suite_checks(
+    conn: psycopg.Connection,
     dsn: str,
     table: str,
     window: tuple[datetime, datetime] | None,
@@ -68,14 +70,18 @@ def suite_checks(
     asset_key: str,
     interval: str | None = None,
     partition_key: str | None = None,
+    engine: str | None = None,
 ) -> list[CheckResult]:
-    """Run ``table``'s GE suite over ``window`` and return one result per check of the suite.
+    """Run ``table``'s suite over ``window`` and return one result per check of the suite.
 
-    ``dsn`` is a libpq URI (GE opens its own SQLAlchemy engine on it, once per process).
+    ``engine`` defaults to the ``quality_engine`` setting. The compiled engine runs on ``conn``; GE
+    opens its own SQLAlchemy engine on ``dsn`` (a libpq URI), once per process.
     """
-    from stockula_pipelines.lib.expectations.runner import get_runner
+    from stockula_pipelines.lib.expectations import validate_window
+    from stockula_pipelines.settings import get_settings
 
-    outcome = get_runner().validate(dsn, table, window, interval=interval)
+    engine = engine or get_settings().quality_engine
+    outcome = validate_window(conn, dsn, table, window, interval=interval, engine=engine)
     groups = outcome.by_check()
     results = []
     for check in TABLE_CHECKS[table]:
@@ -91,6 +97,7 @@ def suite_checks(
                  "sample": e.sample, **({"error": e.error} if e.error else {})}
                 for e in failed
             ],
+            "engine": outcome.engine,
             "suite_seconds": round(outcome.seconds, 4),
         }
         results.append(CheckResult(
@@ -203,10 +210,11 @@ def run_price_checks(
     partition_key: str | None = None,
     run_id: str | None = None,
     exchange: str = DEFAULT_EXCHANGE,
+    engine: str | None = None,
 ) -> list[CheckResult]:
     """Every check of a price window (suite + calendar), recorded in data_quality_results."""
-    results = suite_checks(dsn, "price_history", window, asset_key=asset_key, interval=interval,
-                           partition_key=partition_key)
+    results = suite_checks(conn, dsn, "price_history", window, asset_key=asset_key, interval=interval,
+                           partition_key=partition_key, engine=engine)
     results.append(missing_trading_days(conn, window, asset_key=asset_key, interval=interval,
                                         partition_key=partition_key, exchange=exchange))
     record_results(conn, results, run_id=run_id)
@@ -222,8 +230,10 @@ def run_table_checks(
     asset_key: str,
     partition_key: str | None = None,
     run_id: str | None = None,
+    engine: str | None = None,
 ) -> list[CheckResult]:
     """The suite checks of a non-price table (options, dividends, splits, stocks), recorded."""
-    results = suite_checks(dsn, table, window, asset_key=asset_key, partition_key=partition_key)
+    results = suite_checks(conn, dsn, table, window, asset_key=asset_key, partition_key=partition_key,
+                           engine=engine)
     record_results(conn, results, run_id=run_id)
     return results

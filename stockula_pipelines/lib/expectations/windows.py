@@ -1,0 +1,87 @@
+"""The rows a suite validates: one table's window, as SQL for either engine.
+
+The query files in ``sql/`` carry ``{start}``, ``{end}``, ``{interval}`` and ``{table}`` slots.
+
+* :func:`window_select` fills them with *placeholders*: the compiled engine runs the statement on our
+  own psycopg connection with the window bound as parameters.
+* :func:`window_query` fills them with ``psycopg.sql.Literal``s, because great-expectations' query
+  assets take SQL *text* and run it on GE's own SQLAlchemy connections (a temporary view on our
+  connection would be invisible to them, and unsafe behind PgBouncer's transaction pooling). Only
+  values that passed :func:`check_window` are rendered -- tz-aware ``datetime``s normalised to UTC and
+  an interval from the table's CHECK list -- so no caller-supplied string reaches the SQL text.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql
+
+_SQL_DIR = Path(__file__).resolve().parent / "sql"
+INTERVALS = frozenset({"1m", "2m", "5m", "15m", "30m", "60m", "90m", "1h", "1d", "5d", "1wk", "1mo"})
+DAILY_INTERVALS = frozenset({"1d", "5d", "1wk", "1mo"})
+OPTION_TABLES = frozenset({"options_calls", "options_puts"})
+CORPORATE_ACTION_TABLES = frozenset({"dividends", "splits"})
+
+Window = tuple[datetime, datetime]
+
+
+def check_window(table: str, window: Window) -> Window:
+    """``window`` as UTC datetimes, or ValueError naming the table and the broken rule."""
+    start, end = window
+    for label, value in (("start", start), ("end", end)):
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            raise ValueError(f"{table}: window {label} {value!r} must be a tz-aware datetime (rule: aware_window)")
+    if not start < end:
+        raise ValueError(f"{table}: window start {start.isoformat()} is not before end {end.isoformat()}")
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+@cache
+def template(name: str) -> str:
+    """A query file without its comment lines: GE requires query assets to start with SELECT."""
+    text = (_SQL_DIR / name).read_text(encoding="utf-8")
+    return "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("--")).strip()
+
+
+def is_intraday(table: str, interval: str | None) -> bool:
+    return table == "price_history" and interval not in DAILY_INTERVALS
+
+
+def _resolve(table: str, window: Window | None, interval: str | None) -> tuple[str, dict[str, Any]]:
+    """The query file of ``table`` and the checked values for its slots."""
+    if table == "stocks":
+        return "select_stocks.sql", {}
+    if window is None:
+        raise ValueError(f"{table}: a window is required")
+    start, end = check_window(table, window)
+    values: dict[str, Any] = {"start": start, "end": end}
+    if table == "price_history":
+        if interval not in INTERVALS:
+            raise ValueError(f"price_history: interval {interval!r} is not one of {sorted(INTERVALS)}")
+        return "select_price_history_window.sql", {**values, "interval": interval}
+    if table in OPTION_TABLES or table in CORPORATE_ACTION_TABLES:
+        name = "select_options_window.sql" if table in OPTION_TABLES else "select_corporate_action_window.sql"
+        return name, values
+    raise ValueError(f"no window query for table {table!r}")
+
+
+def window_select(table: str, window: Window | None, interval: str | None = None) -> tuple[sql.Composed, dict[str, Any]]:
+    """``table``'s rows in ``window`` as a statement with named placeholders, and their values."""
+    name, values = _resolve(table, window, interval)
+    slots: dict[str, sql.Composable] = {k: sql.Placeholder(k) for k in values}
+    if "{table}" in template(name):
+        slots["table"] = sql.Identifier("market", table)
+    return sql.SQL(template(name)).format(**slots), values  # type: ignore[arg-type]
+
+
+def window_query(table: str, window: Window | None, interval: str | None = None) -> str:
+    """``table``'s rows in ``window`` as SQL text with the values rendered as typed literals."""
+    name, values = _resolve(table, window, interval)
+    slots: dict[str, sql.Composable] = {k: sql.Literal(v) for k, v in values.items()}
+    if "{table}" in template(name):
+        slots["table"] = sql.Identifier("market", table)
+    return sql.SQL(template(name)).format(**slots).as_string(None)  # type: ignore[arg-type]
