@@ -68,6 +68,7 @@ class TableLoad:
     rows_loaded: int = 0
     rows_replaced: int = 0
     rows_quarantined: int = 0
+    load_seconds: float = 0.0  # the loader's transactions (delete + COPY + ingest log), summed
     by_rule: dict[str, int] = field(default_factory=dict)
     window: tuple[datetime, datetime] | None = None
     preview: pl.DataFrame | None = None
@@ -76,6 +77,7 @@ class TableLoad:
         self.rows_loaded += load.rows_loaded
         self.rows_replaced += load.rows_deleted
         self.rows_quarantined += load.rows_quarantined
+        self.load_seconds += load.seconds
         self.symbols = max(self.symbols, symbols)
         for rule in RULES:
             if counts.get(rule):
@@ -94,6 +96,7 @@ class TableLoad:
                 "rows_replaced": dg.MetadataValue.int(self.rows_replaced),
                 "rows_quarantined": dg.MetadataValue.int(self.rows_quarantined),
                 "quarantined_by_rule": dg.MetadataValue.json(self.by_rule),
+                "load_seconds": dg.MetadataValue.float(round(self.load_seconds, 4)),
                 "window_start": dg.MetadataValue.text(window[0].isoformat() if window else ""),
                 "window_end": dg.MetadataValue.text(window[1].isoformat() if window else ""),
                 "symbols": dg.MetadataValue.int(self.symbols),

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -37,7 +37,8 @@ from .outcome import SAMPLE_ROWS, ExpectationOutcome, SuiteOutcome, column_label
 from .suites import Expect, suite_name, suite_spec
 from .windows import is_intraday, window_select
 
-BATCH = sql.Identifier("batch")
+# Any valid window: the statements are rendered once with placeholders, the real window is bound.
+_PROBE_WINDOW = (datetime(2000, 1, 3, tzinfo=UTC), datetime(2000, 1, 4, tzinfo=UTC))
 _OPERATORS = {">": ">", ">=": ">=", "<": "<", "<=": "<=", "=": "="}
 
 
@@ -208,35 +209,50 @@ def _success(considered: int | None, unexpected: int, mostly: float) -> bool:
     return (considered - unexpected) / considered >= mostly
 
 
+@cache
+def _statements(table: str, interval: str | None) -> tuple[str, tuple[str, ...], tuple[_Compiled, ...], dict[str, Any]]:
+    """The suite statement and each expectation's sample statement as text, rendered once per process."""
+    probe = _PROBE_WINDOW if table != "stocks" else None
+    rows, _ = window_select(table, probe, interval)
+    select, parts, params = compile_suite(table, is_intraday(table, interval))
+    with_batch = sql.SQL("WITH batch AS MATERIALIZED ({}) ").format(rows)
+    samples = tuple((with_batch + p.sample + sql.SQL(f" LIMIT {SAMPLE_ROWS}")).as_string(None) for p in parts)
+    return (with_batch + select).as_string(None), samples, parts, params
+
+
+def _sample_value(row: dict[str, Any]) -> Any:
+    if set(row) == {"value"}:
+        return row["value"]
+    if set(row) == {"a", "b"}:
+        return [row["a"], row["b"]]
+    return {k: v for k, v in row.items() if k != "n"}
+
+
 def validate(conn: psycopg.Connection, table: str, window: tuple[datetime, datetime] | None,
              *, interval: str | None = None) -> SuiteOutcome:
     """Evaluate ``table``'s suite over ``window`` on ``conn`` (inside the caller's transaction, if any)."""
     started = time.perf_counter()
-    intraday = is_intraday(table, interval)
-    rows, window_params = window_select(table, window, interval)
-    select, parts, params = compile_suite(table, intraday)
-    with_batch = sql.SQL("WITH batch AS MATERIALIZED ({}) ").format(rows)
-    bound = {**params, **window_params}
+    _, window_params = window_select(table, window, interval)  # checks the window and the interval
+    statement, samples, parts, params = _statements(table, interval)
     with conn.cursor(row_factory=dict_row) as cur:
-        counts = cur.execute(with_batch + select, bound).fetchone()
+        counts = cur.execute(statement, {**params, **window_params}).fetchone()  # type: ignore[arg-type]
         assert counts is not None  # an aggregate without GROUP BY always returns a row
         outcomes = []
         for i, p in enumerate(parts):
             unexpected = int(counts[f"u{i}"])
             considered = counts.get(f"c{i}")
-            success = _success(considered, unexpected, float(p.expect.kwargs.get("mostly", 1.0)))
             sample: list[Any] = []
             if unexpected:
-                limited = with_batch + p.sample + sql.SQL(" LIMIT {}").format(sql.Literal(SAMPLE_ROWS))
-                found = cur.execute(limited, {**p.params, **window_params}).fetchall()
-                sample = [jsonable(r["value"] if set(r) == {"value"} else [r["a"], r["b"]] if set(r) == {"a", "b"}
-                                   else {k: v for k, v in r.items() if k != "n"}) for r in found]
+                found = cur.execute(samples[i], {**p.params, **window_params}).fetchall()  # type: ignore[arg-type]
+                sample = [jsonable(_sample_value(r)) for r in found]
             element = counts.get(f"n{i}")
             outcomes.append(ExpectationOutcome(
                 check=p.expect.check, expectation=p.expect.type, column=column_label(p.expect.kwargs),
-                success=success, unexpected_count=unexpected,
-                element_count=int(element) if element is not None else None, sample=sample,
+                success=_success(considered, unexpected, float(p.expect.kwargs.get("mostly", 1.0))),
+                unexpected_count=unexpected, element_count=int(element) if element is not None else None,
+                sample=sample,
             ))
+    intraday = is_intraday(table, interval)
     return SuiteOutcome(table=table, suite=suite_name(table, intraday=intraday), window=window,
                         row_count=int(counts["element_count"]), expectations=tuple(outcomes),
                         seconds=time.perf_counter() - started, engine="compiled")
