@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from stockula_pipelines.lib.calendar import trading_day_window, trading_days
+from stockula_pipelines.lib.calendar import session_open_close, trading_day_window, trading_days
 from stockula_pipelines.lib.expectations import validate_window
 from stockula_pipelines.lib.validation import quality
 from stockula_pipelines.lib.validation.quality_freshness import check_freshness
@@ -352,3 +352,250 @@ def test_quarantine_report_lists_open_rows(clean_db):
     records = meta["open_quarantine"].records
     assert {(r.data["rule"], r.data["symbol"], r.data["trading_date"]) for r in records} == {
         ("low_above_high", "AAA", "2024-03-08"), ("low_above_high", "AAA", "2024-03-07")}
+
+
+# --- Corporate actions, reference data, intraday bars, empty and multi-day windows -----------------
+
+MONTH = (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC))
+
+
+def action(ex_date: date, symbol: str = "AAA", *, hours: int = 0, **values) -> dict:
+    """A dividend or split row, stamped (as loaded) at the ex-date's local midnight; ``hours`` later
+    gives a second row for the same ex-date that the (symbol, time) primary key lets in."""
+    return {"time": trading_day_window(ex_date)[0] + timedelta(hours=hours), "symbol": symbol,
+            "ex_date": ex_date, "source": "test", **values}
+
+
+def table_results(db, table: str, window) -> dict[str, quality.CheckResult]:
+    with db.connect() as conn:
+        results = quality.run_table_checks(conn, db.dsn(), table, window, asset_key=f"market/{table}")
+    return {r.check_name: r for r in results}
+
+
+def dividends() -> list[dict]:
+    # 2024-03-01 at local midnight is 05:00 UTC: inside the UTC month.
+    return [action(date(2024, 3, 1), "AAA", amount=0.24), action(date(2024, 3, 12), "BBB", amount=0.5),
+            action(date(2024, 3, 19), "CCC", amount=1.0)]
+
+
+def test_good_dividends_pass_and_defects_outside_the_month_do_not_count(clean_db):
+    outside = [action(d, "AAA", hours=h, amount=0.3) for d in (date(2024, 2, 29), date(2024, 4, 1)) for h in (0, 9)]
+    with admin(clean_db) as conn:
+        insert(conn, "dividends", dividends() + outside)
+    results = table_results(clean_db, "dividends", MONTH)
+    assert set(results) == {"no_duplicates", "value_bounds"} and failed(results) == set()
+    assert results["value_bounds"].total_count == 3
+    engines_agree(clean_db, "dividends", MONTH)
+
+
+def test_duplicate_dividend_fails_blocking(clean_db):
+    with admin(clean_db) as conn:
+        insert(conn, "dividends", [*dividends(), action(date(2024, 3, 12), "BBB", hours=9, amount=0.5)])
+    results = table_results(clean_db, "dividends", MONTH)
+    assert failed(results) == {"no_duplicates"}
+    r = results["no_duplicates"]
+    assert r.severity == "ERROR" and r.blocking and r.failing_count == 2
+    assert r.details["failed_expectations"][0]["sample"][0]["symbol"] == "BBB"
+    engines_agree(clean_db, "dividends", MONTH)
+
+
+@pytest.mark.parametrize("amount,relax,fails", [(0.0, "dividends_amount_check", True),
+                                                (-1.0, "dividends_amount_check", True),
+                                                (500_000.5, None, True), (500_000.0, None, False)])
+def test_dividend_amount_bounds(clean_db, amount, relax, fails):
+    with admin(clean_db) as conn:
+        if relax:
+            with relaxed(conn, "dividends", relax):
+                insert(conn, "dividends", [*dividends(), action(date(2024, 3, 26), "DDD", amount=amount)])
+        else:
+            insert(conn, "dividends", [*dividends(), action(date(2024, 3, 26), "DDD", amount=amount)])
+    results = table_results(clean_db, "dividends", MONTH)
+    assert failed(results) == ({"value_bounds"} if fails else set())
+    r = results["value_bounds"]
+    assert r.severity == "ERROR" and not r.blocking and r.failing_count == int(fails)
+    engines_agree(clean_db, "dividends", MONTH)
+
+
+def splits() -> list[dict]:
+    return [action(date(2024, 3, 5), "AAA", ratio=4.0), action(date(2024, 3, 20), "BBB", ratio=0.1)]
+
+
+def test_good_splits_pass(clean_db):
+    with admin(clean_db) as conn:
+        insert(conn, "splits", splits())
+    results = table_results(clean_db, "splits", MONTH)
+    assert set(results) == {"no_duplicates", "value_bounds"} and failed(results) == set()
+    engines_agree(clean_db, "splits", MONTH)
+
+
+def test_duplicate_split_fails_blocking(clean_db):
+    with admin(clean_db) as conn:
+        insert(conn, "splits", [*splits(), action(date(2024, 3, 5), "AAA", hours=9, ratio=4.0)])
+    results = table_results(clean_db, "splits", MONTH)
+    assert failed(results) == {"no_duplicates"}
+    assert results["no_duplicates"].blocking and results["no_duplicates"].failing_count == 2
+    engines_agree(clean_db, "splits", MONTH)
+
+
+@pytest.mark.parametrize("ratio,fails", [(0.0005, True), (1500.0, True), (0.001, False), (1000.0, False)])
+def test_split_ratio_bounds(clean_db, ratio, fails):
+    with admin(clean_db) as conn:
+        insert(conn, "splits", [*splits(), action(date(2024, 3, 12), "CCC", ratio=ratio)])
+    results = table_results(clean_db, "splits", MONTH)
+    assert failed(results) == ({"value_bounds"} if fails else set())
+    assert results["value_bounds"].severity == "ERROR" and not results["value_bounds"].blocking
+    assert results["value_bounds"].failing_count == int(fails)
+    engines_agree(clean_db, "splits", MONTH)
+
+
+def stock(i: int, **over) -> dict:
+    row = {"symbol": f"S{i:03d}", "name": f"Stock {i}", "sector": "Tech",
+           "market_cap": None if i % 10 == 0 else 10**9 + i, "source": "test"}  # NULL market cap is allowed
+    row.update(over)
+    return row
+
+
+def stock_results(db, extra: list[dict], relax: str | None = None) -> dict[str, quality.CheckResult]:
+    with admin(db) as conn:
+        good = [stock(i) for i in range(60)]
+        if relax:
+            with relaxed(conn, "stocks", relax):
+                insert(conn, "stocks", good + extra)
+        else:
+            insert(conn, "stocks", good + extra)
+    return table_results(db, "stocks", None)
+
+
+def test_good_stocks_pass(clean_db):
+    results = stock_results(clean_db, [])
+    assert set(results) == {"no_duplicates", "null_rate", "value_bounds"} and failed(results) == set()
+    engines_agree(clean_db, "stocks", None)
+
+
+@pytest.mark.parametrize("column,nulls,fails", [("name", 2, True), ("sector", 2, True), ("sector", 1, False)])
+def test_stock_null_rate_warns_above_two_percent(clean_db, column, nulls, fails):
+    # 2 of 62 rows (3.2 %) is above the 2 % limit; 1 of 61 (1.6 %) is not.
+    results = stock_results(clean_db, [stock(100 + i, **{column: None}) for i in range(nulls)])
+    assert failed(results) == ({"null_rate"} if fails else set())
+    r = results["null_rate"]
+    assert r.severity == "WARN" and not r.blocking
+    if fails:
+        assert r.failing_count == nulls and r.details["failed_expectations"][0]["column"] == column
+    engines_agree(clean_db, "stocks", None)
+
+
+def test_negative_market_cap_fails_value_bounds(clean_db):
+    results = stock_results(clean_db, [stock(100, market_cap=-1)], relax="stocks_market_cap_check")
+    assert failed(results) == {"value_bounds"}
+    r = results["value_bounds"]
+    assert r.severity == "ERROR" and not r.blocking and r.failing_count == 1
+    assert r.details["failed_expectations"][0]["sample"] == [-1]
+    engines_agree(clean_db, "stocks", None)
+
+
+SESSION = session_open_close(DAY)  # 14:30-21:00 UTC
+FIVE = timedelta(minutes=5)
+
+
+def five_minute_bars(symbols=SYMBOLS) -> list[dict]:
+    steps = int((SESSION[1] - SESSION[0]) / FIVE)
+    return [bar(s, DAY, 100.0 + 0.05 * i, when=SESSION[0] + i * FIVE, interval="5m")
+            for s in symbols for i in range(steps)]
+
+
+def intraday_results(db) -> dict[str, quality.CheckResult]:
+    with db.connect() as conn:
+        results = quality.run_price_checks(conn, db.dsn(), SESSION, asset_key=PH, interval="5m",
+                                           partition_key=DAY.isoformat(), run_id="test")
+    return {r.check_name: r for r in results}
+
+
+def test_good_intraday_bars_pass(clean_db):
+    with admin(clean_db) as conn:
+        insert(conn, "price_history", five_minute_bars())
+        log_load(conn, SYMBOLS, window=SESSION, interval="5m")
+    results = intraday_results(clean_db)
+    assert failed(results) == set()
+    assert results["no_duplicates"].total_count == 78 * len(SYMBOLS)
+    engines_agree(clean_db, "price_history", SESSION, interval="5m")
+
+
+def test_intraday_jump_without_split_warns(clean_db):
+    jump_at = SESSION[0] + 40 * FIVE
+    with admin(clean_db) as conn:
+        insert(conn, "price_history", five_minute_bars())
+        log_load(conn, SYMBOLS, window=SESSION, interval="5m")
+        # Every BBB bar from 17:50 on 40 % higher: one jump, between the 17:45 and 17:50 bars.
+        conn.execute("UPDATE market.price_history SET open_price = open_price * 1.4, high_price = high_price * 1.4, "
+                     "low_price = low_price * 1.4, close_price = close_price * 1.4 "
+                     "WHERE symbol = 'BBB' AND interval = '5m' AND time >= %s", (jump_at,))
+    results = intraday_results(clean_db)
+    assert failed(results) == {"price_jump_without_split"}
+    r = results["price_jump_without_split"]
+    assert r.severity == "WARN" and not r.blocking and r.failing_count == 1
+    sample = r.details["failed_expectations"][0]["sample"][0]
+    assert sample["symbol"] == "BBB" and datetime.fromisoformat(sample["time"]) == jump_at
+    engines_agree(clean_db, "price_history", SESSION, interval="5m")
+
+
+@pytest.mark.parametrize("table,window,interval", [("price_history", WINDOW, "1d"), ("options_calls", WINDOW, None),
+                                                   ("dividends", MONTH, None)])
+def test_empty_window_passes_every_check_vacuously(clean_db, table, window, interval):
+    with clean_db.connect() as conn:
+        if table == "price_history":
+            results = quality.run_price_checks(conn, clean_db.dsn(), window, asset_key=PH, interval=interval)
+        else:
+            results = quality.run_table_checks(conn, clean_db.dsn(), table, window, asset_key=f"market/{table}")
+    suite = {c.name for c in quality.TABLE_CHECKS[table]}
+    assert suite <= {r.check_name for r in results}
+    assert [r.check_name for r in results if not r.passed] == []
+    assert all(r.failing_count == 0 for r in results)
+    assert all(r.total_count == 0 for r in results if r.check_name in suite)
+    engines_agree(clean_db, table, window, interval=interval)
+
+
+WEEK = (trading_day_window(date(2024, 3, 4))[0], trading_day_window(date(2024, 3, 8))[1])
+
+
+def week_results(db) -> dict[str, quality.CheckResult]:
+    with db.connect() as conn:
+        results = quality.suite_checks(conn, db.dsn(), "price_history", WEEK, asset_key=PH, interval="1d")
+    return {r.check_name: r for r in results}
+
+
+def test_jump_between_two_bars_inside_a_multi_day_window(clean_db):
+    # AAA halves between Tue 03-05 and Wed 03-06, both inside the window; Fri 03-01 (before it) is no jump.
+    closes = {date(2024, 3, 1): 100.0, date(2024, 3, 4): 100.0, date(2024, 3, 5): 101.0,
+              date(2024, 3, 6): 50.0, date(2024, 3, 7): 51.0, date(2024, 3, 8): 52.0}
+    with admin(clean_db) as conn:
+        insert(conn, "price_history", [bar("AAA", d, c) for d, c in closes.items()]
+               + [bar("BBB", d, 100.0) for d in closes])
+        insert(conn, "splits", [action(date(2024, 3, 8), ratio=2.0)])  # after the jump: explains nothing
+    results = week_results(clean_db)
+    assert failed(results) == {"price_jump_without_split"}
+    r = results["price_jump_without_split"]
+    assert r.severity == "WARN" and not r.blocking and r.failing_count == 1 and r.total_count == 10
+    sample = r.details["failed_expectations"][0]["sample"][0]
+    assert (sample["symbol"], sample["close_price"], sample["previous_close"]) == ("AAA", 50.0, 101.0)
+    engines_agree(clean_db, "price_history", WEEK, interval="1d")
+
+
+def test_split_between_two_bars_inside_a_multi_day_window_explains_the_jump(clean_db):
+    closes = {date(2024, 3, 4): 100.0, date(2024, 3, 5): 101.0, date(2024, 3, 6): 50.0, date(2024, 3, 7): 51.0}
+    with admin(clean_db) as conn:
+        insert(conn, "price_history", [bar("AAA", d, c) for d, c in closes.items()])
+        insert(conn, "splits", [action(date(2024, 3, 6), ratio=2.0)])
+    assert failed(week_results(clean_db)) == set()
+    engines_agree(clean_db, "price_history", WEEK, interval="1d")
+
+
+def test_previous_bar_beyond_the_lookback_is_a_gap_not_a_jump(clean_db):
+    # AAA's last bar before DAY is three weeks old: the jump check looks back ten days only, and the
+    # blocking calendar check is the one that reports the skipped sessions.
+    with admin(clean_db) as conn:
+        conn.execute("INSERT INTO market.stocks (symbol, name, sector) VALUES ('AAA', 'AAA Inc', 'Tech')")
+        insert(conn, "price_history", [bar("AAA", date(2024, 2, 15), 100.0), bar("AAA", DAY, 50.0)])
+        log_load(conn, ["AAA"])
+    results = price_results(clean_db)
+    assert failed(results) == {"no_missing_trading_days"}
+    assert results["no_missing_trading_days"].details["gaps"]["AAA"][0] == "2024-02-16"

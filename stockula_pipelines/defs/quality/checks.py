@@ -1,6 +1,7 @@
 """Asset checks of every ingestion asset: its great-expectations suite plus, for bars, the calendar check.
 
-One ``multi_asset_check`` per asset runs the suite once per window and yields every named check from
+One ``multi_asset_check`` per asset runs the suite once per window (on the engine
+``STOCKULA_QUALITY_ENGINE`` names: compiled SQL by default) and yields every named check from
 it. The checks share the asset's partitions definition (Dagster 1.13 supports partitioned checks), so
 each run checks exactly the window it loaded; run without a partition (e.g. from the UI), a check
 validates the window of the latest load in ``ops.ingest_log``. Every result is also written to

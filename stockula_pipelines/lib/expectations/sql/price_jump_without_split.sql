@@ -4,18 +4,20 @@
 -- bar, its latest bar in the ten days before the window: one range scan over the chunks those days
 -- touch instead of one index probe per symbol across every chunk. A previous bar older than that is
 -- a gap, which no_missing_trading_days already fails (holidays never close the exchange that long).
+-- Every {batch} has an alias: great-expectations pastes it unaliased where the query has a JOIN,
+-- which PostgreSQL 15 refuses.
 WITH bars AS (
   SELECT symbol, interval, time, date, close_price,
          lag(close_price) OVER s AS lag_close, lag(date) OVER s AS lag_date
-  FROM {batch}
+  FROM {batch} AS w
   WINDOW s AS (PARTITION BY symbol COLLATE "C", interval COLLATE "C" ORDER BY time)
 ),
 before AS (
   SELECT DISTINCT ON (p.symbol, p.interval) p.symbol, p.interval, p.close_price, p.date
   FROM market.price_history AS p
-  WHERE p.time < (SELECT min(time) FROM {batch})
-    AND p.time >= (SELECT min(time) FROM {batch}) - interval '10 days'
-    AND p.interval = (SELECT min(interval) FROM {batch})
+  WHERE p.time < (SELECT min(w.time) FROM {batch} AS w)
+    AND p.time >= (SELECT min(w.time) FROM {batch} AS w) - interval '10 days'
+    AND p.interval = (SELECT min(w.interval) FROM {batch} AS w)
   ORDER BY p.symbol, p.interval, p.time DESC
 ),
 pairs AS (
