@@ -39,6 +39,7 @@ from stockula_pipelines.settings import Role, get_settings
 
 PROJECT = Path(__file__).resolve().parents[1]
 ASSETS = [stocks, price_history, price_history_intraday, option_chains]
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the name: value lines stay readable
 
 
 def fresh_database(name: str) -> None:
@@ -72,7 +73,7 @@ def main() -> None:
         if not with_checks:
             chosen = chosen.without_checks()
         return dg.materialize([*ASSETS, *checks], selection=chosen, partition_key=partition,
-                              resources=resources, instance=instance)
+                              resources=resources, instance=instance, run_config=QUIET)
 
     run(["market/stocks"], with_checks=False)
     days = trading_days(date(2024, 2, 1), date(2024, 3, 8))
