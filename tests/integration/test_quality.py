@@ -599,3 +599,47 @@ def test_previous_bar_beyond_the_lookback_is_a_gap_not_a_jump(clean_db):
     results = price_results(clean_db)
     assert failed(results) == {"no_missing_trading_days"}
     assert results["no_missing_trading_days"].details["gaps"]["AAA"][0] == "2024-02-16"
+
+
+# --- STOCKULA_QUALITY_ENGINE picks the engine the pipeline's checks use ----------------------------
+
+@pytest.fixture
+def engine_setting(monkeypatch):
+    from stockula_pipelines.settings import reload_settings
+
+    def choose(engine: str | None) -> None:
+        if engine is None:
+            monkeypatch.delenv("STOCKULA_QUALITY_ENGINE", raising=False)
+        else:
+            monkeypatch.setenv("STOCKULA_QUALITY_ENGINE", engine)
+        reload_settings()
+
+    yield choose
+    monkeypatch.delenv("STOCKULA_QUALITY_ENGINE", raising=False)
+    reload_settings()
+
+
+@pytest.mark.parametrize("engine", [None, "compiled", "great_expectations"])
+def test_setting_chooses_the_engine_and_results_match(clean_db, engine_setting, engine):
+    with admin(clean_db) as conn, relaxed(conn, "price_history", "price_history_volume_check"):
+        # One clean bar and one with negative volume.
+        insert(conn, "price_history", [bar("AAA", DAY, 10.5), bar("BBB", DAY, 10.5, volume=-1)])
+    engine_setting(engine)
+    with clean_db.connect() as conn:
+        checked = quality.suite_checks(conn, clean_db.dsn(), "price_history", WINDOW,
+                                       asset_key="market/price_history", interval="1d")
+    results = {r.check_name: r for r in checked}
+    assert {r.details["engine"] for r in results.values()} == {engine or "compiled"}
+    bounds = results["value_bounds"]
+    assert not bounds.passed and bounds.failing_count == 1
+    assert bounds.details["failed_expectations"] == [
+        {"expectation": "expect_column_values_to_be_between", "column": "volume", "unexpected_count": 1,
+         "sample": [-1]}]
+    assert all(r.passed for name, r in results.items() if name != "value_bounds")
+
+
+def test_invalid_engine_setting_names_the_variable(clean_db, engine_setting):
+    from stockula_pipelines.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="quality_engine"):
+        engine_setting("pandas")

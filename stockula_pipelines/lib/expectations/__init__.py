@@ -12,16 +12,14 @@ Importing this package is cheap; great_expectations itself is imported only by t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 import psycopg
 
 from .outcome import ExpectationOutcome, SuiteOutcome
 from .runner import SuiteRunner, get_runner
 from .suites import MISSING_DAYS, TABLE_CHECKS, CheckDef, Expect, build_suite, suite_spec
-from .windows import window_query, window_select
+from .windows import window_query, window_select, window_values
 
-Engine = Literal["compiled", "great_expectations"]
 ENGINES: tuple[str, ...] = ("compiled", "great_expectations")
 
 
@@ -46,7 +44,6 @@ __all__ = [
     "MISSING_DAYS",
     "TABLE_CHECKS",
     "CheckDef",
-    "Engine",
     "Expect",
     "ExpectationOutcome",
     "SuiteOutcome",
@@ -57,4 +54,5 @@ __all__ = [
     "validate_window",
     "window_query",
     "window_select",
+    "window_values",
 ]

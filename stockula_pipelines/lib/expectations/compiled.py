@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -35,10 +35,8 @@ from psycopg.rows import dict_row
 
 from .outcome import SAMPLE_ROWS, ExpectationOutcome, SuiteOutcome, column_label, jsonable
 from .suites import Expect, suite_name, suite_spec
-from .windows import is_intraday, window_select
+from .windows import is_intraday, window_select, window_values
 
-# Any valid window: the statements are rendered once with placeholders, the real window is bound.
-_PROBE_WINDOW = (datetime(2000, 1, 3, tzinfo=UTC), datetime(2000, 1, 4, tzinfo=UTC))
 _OPERATORS = {">": ">", ">=": ">=", "<": "<", "<=": "<=", "=": "="}
 
 
@@ -183,7 +181,6 @@ def _render(e: Expect, prefix: str) -> _Compiled:
     return renderer(e, prefix)
 
 
-@cache
 def compile_suite(table: str, intraday: bool) -> tuple[sql.Composable, tuple[_Compiled, ...], dict[str, Any]]:
     """The aggregate SELECT over ``batch`` for ``table``'s suite, its parts, and their bound values."""
     parts = tuple(_render(e, f"e{i}") for i, e in enumerate(suite_spec(table, intraday=intraday)))
@@ -212,10 +209,8 @@ def _success(considered: int | None, unexpected: int, mostly: float) -> bool:
 @cache
 def _statements(table: str, interval: str | None) -> tuple[str, tuple[str, ...], tuple[_Compiled, ...], dict[str, Any]]:
     """The suite statement and each expectation's sample statement as text, rendered once per process."""
-    probe = _PROBE_WINDOW if table != "stocks" else None
-    rows, _ = window_select(table, probe, interval)
     select, parts, params = compile_suite(table, is_intraday(table, interval))
-    with_batch = sql.SQL("WITH batch AS MATERIALIZED ({}) ").format(rows)
+    with_batch = sql.SQL("WITH batch AS MATERIALIZED ({}) ").format(window_select(table))
     samples = tuple((with_batch + p.sample + sql.SQL(f" LIMIT {SAMPLE_ROWS}")).as_string(None) for p in parts)
     return (with_batch + select).as_string(None), samples, parts, params
 
@@ -232,7 +227,7 @@ def validate(conn: psycopg.Connection, table: str, window: tuple[datetime, datet
              *, interval: str | None = None) -> SuiteOutcome:
     """Evaluate ``table``'s suite over ``window`` on ``conn`` (inside the caller's transaction, if any)."""
     started = time.perf_counter()
-    _, window_params = window_select(table, window, interval)  # checks the window and the interval
+    window_params = window_values(table, window, interval)  # checks the window and the interval
     statement, samples, parts, params = _statements(table, interval)
     with conn.cursor(row_factory=dict_row) as cur:
         counts = cur.execute(statement, {**params, **window_params}).fetchone()  # type: ignore[arg-type]

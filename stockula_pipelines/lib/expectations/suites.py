@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-_SQL_DIR = Path(__file__).resolve().parent / "sql"
+from .windows import template
 
 PRICE_MIN = 0.01
 PRICE_MAX = 500_000.0
@@ -91,14 +90,6 @@ TABLE_CHECKS: dict[str, tuple[CheckDef, ...]] = {
 }
 
 
-@cache
-def _sql(name: str) -> str:
-    """The statement without its comment lines: it is pasted into subqueries, where a trailing
-    ``--`` comment would swallow the closing parenthesis (and ``{batch}`` in a comment is replaced too)."""
-    text = (_SQL_DIR / name).read_text(encoding="utf-8")
-    return "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("--")).strip()
-
-
 @dataclass(frozen=True)
 class Expect:
     """One expectation: GE's ``type`` and ``kwargs``, and the asset check it belongs to.
@@ -130,7 +121,7 @@ def _unique(columns: list[str], mostly: float = 1.0) -> Expect:
 
 
 def _rows(sql_file: str, check: str, description: str) -> Expect:
-    return Expect("unexpected_rows_expectation", check, {"unexpected_rows_query": _sql(sql_file)},
+    return Expect("unexpected_rows_expectation", check, {"unexpected_rows_query": template(sql_file)},
                   description=description)
 
 

@@ -3,7 +3,7 @@
 The query files in ``sql/`` carry ``{start}``, ``{end}``, ``{interval}`` and ``{table}`` slots.
 
 * :func:`window_select` fills them with *placeholders*: the compiled engine runs the statement on our
-  own psycopg connection with the window bound as parameters.
+  own psycopg connection with :func:`window_values` bound as parameters.
 * :func:`window_query` fills them with ``psycopg.sql.Literal``s, because great-expectations' query
   assets take SQL *text* and run it on GE's own SQLAlchemy connections (a temporary view on our
   connection would be invisible to them, and unsafe behind PgBouncer's transaction pooling). Only
@@ -42,7 +42,9 @@ def check_window(table: str, window: Window) -> Window:
 
 @cache
 def template(name: str) -> str:
-    """A query file without its comment lines: GE requires query assets to start with SELECT."""
+    """A query file of ``sql/`` without its comment lines: GE requires query assets to start with SELECT,
+    and pasted into a subquery a trailing ``--`` comment would swallow the closing parenthesis (and a
+    ``{batch}`` in a comment would be replaced too)."""
     text = (_SQL_DIR / name).read_text(encoding="utf-8")
     return "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("--")).strip()
 
@@ -51,37 +53,47 @@ def is_intraday(table: str, interval: str | None) -> bool:
     return table == "price_history" and interval not in DAILY_INTERVALS
 
 
-def _resolve(table: str, window: Window | None, interval: str | None) -> tuple[str, dict[str, Any]]:
-    """The query file of ``table`` and the checked values for its slots."""
+def _query_file(table: str) -> str:
     if table == "stocks":
-        return "select_stocks.sql", {}
-    if window is None:
-        raise ValueError(f"{table}: a window is required")
-    start, end = check_window(table, window)
-    values: dict[str, Any] = {"start": start, "end": end}
+        return "select_stocks.sql"
     if table == "price_history":
-        if interval not in INTERVALS:
-            raise ValueError(f"price_history: interval {interval!r} is not one of {sorted(INTERVALS)}")
-        return "select_price_history_window.sql", {**values, "interval": interval}
-    if table in OPTION_TABLES or table in CORPORATE_ACTION_TABLES:
-        name = "select_options_window.sql" if table in OPTION_TABLES else "select_corporate_action_window.sql"
-        return name, values
+        return "select_price_history_window.sql"
+    if table in OPTION_TABLES:
+        return "select_options_window.sql"
+    if table in CORPORATE_ACTION_TABLES:
+        return "select_corporate_action_window.sql"
     raise ValueError(f"no window query for table {table!r}")
 
 
-def window_select(table: str, window: Window | None, interval: str | None = None) -> tuple[sql.Composed, dict[str, Any]]:
-    """``table``'s rows in ``window`` as a statement with named placeholders, and their values."""
-    name, values = _resolve(table, window, interval)
-    slots: dict[str, sql.Composable] = {k: sql.Placeholder(k) for k in values}
-    if "{table}" in template(name):
+def window_values(table: str, window: Window | None, interval: str | None = None) -> dict[str, Any]:
+    """The checked values of ``table``'s query slots, or ValueError naming the table and the rule."""
+    _query_file(table)
+    if table == "stocks":
+        return {}
+    if window is None:
+        raise ValueError(f"{table}: a window is required")
+    start, end = check_window(table, window)
+    if table != "price_history":
+        return {"start": start, "end": end}
+    if interval not in INTERVALS:
+        raise ValueError(f"price_history: interval {interval!r} is not one of {sorted(INTERVALS)}")
+    return {"start": start, "end": end, "interval": interval}
+
+
+def _fill(table: str, slot) -> sql.Composed:
+    text = template(_query_file(table))
+    slots: dict[str, sql.Composable] = {k: slot(k) for k in ("start", "end", "interval") if f"{{{k}}}" in text}
+    if "{table}" in text:
         slots["table"] = sql.Identifier("market", table)
-    return sql.SQL(template(name)).format(**slots), values  # type: ignore[arg-type]
+    return sql.SQL(text).format(**slots)  # type: ignore[arg-type]
+
+
+def window_select(table: str) -> sql.Composed:
+    """``table``'s window query with named placeholders (bind :func:`window_values`)."""
+    return _fill(table, sql.Placeholder)
 
 
 def window_query(table: str, window: Window | None, interval: str | None = None) -> str:
     """``table``'s rows in ``window`` as SQL text with the values rendered as typed literals."""
-    name, values = _resolve(table, window, interval)
-    slots: dict[str, sql.Composable] = {k: sql.Literal(v) for k, v in values.items()}
-    if "{table}" in template(name):
-        slots["table"] = sql.Identifier("market", table)
-    return sql.SQL(template(name)).format(**slots).as_string(None)  # type: ignore[arg-type]
+    values = window_values(table, window, interval)
+    return _fill(table, lambda k: sql.Literal(values[k])).as_string(None)

@@ -24,7 +24,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from stockula_pipelines.lib.calendar import DEFAULT_EXCHANGE, get_calendar
+from stockula_pipelines.lib.expectations import validate_window
 from stockula_pipelines.lib.expectations.suites import MISSING_DAYS, TABLE_CHECKS, CheckDef
+from stockula_pipelines.settings import get_settings
 
 _SQL_DIR = Path(__file__).resolve().parent / "sql"
 SAMPLE_SYMBOLS = 20
@@ -77,9 +79,6 @@ def suite_checks(
     ``engine`` defaults to the ``quality_engine`` setting. The compiled engine runs on ``conn``; GE
     opens its own SQLAlchemy engine on ``dsn`` (a libpq URI), once per process.
     """
-    from stockula_pipelines.lib.expectations import validate_window
-    from stockula_pipelines.settings import get_settings
-
     engine = engine or get_settings().quality_engine
     outcome = validate_window(conn, dsn, table, window, interval=interval, engine=engine)
     groups = outcome.by_check()
