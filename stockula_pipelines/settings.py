@@ -13,6 +13,7 @@ import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from datetime import date
 from typing import Literal
 from urllib.parse import quote
 
@@ -99,6 +100,14 @@ class Settings(BaseSettings):
     synthetic_universe_size: int = 50
     files_dir: Path | None = None
     exchange: str = "XNYS"
+    # Where the daily and monthly partitions begin (and the synthetic source's history). Read when the
+    # code location loads: it shapes the partitions, so changing it needs a reload of the location.
+    history_start: date = date(2000, 1, 3)
+    # Intraday partitions begin at the later of this and history_start: Yahoo keeps 60 days of 5-minute
+    # bars, and every intraday key costs Dagster time (47k keys since 2000 take ~10 s to list).
+    intraday_history_start: date = date(2025, 1, 2)
+    # The files source's Yahoo layout is split-adjusted, as Yahoo's exports are; false = raw files.
+    files_split_adjusted: bool = True
     cache_ttl_seconds: int = 6 * 3600
     yfinance_max_retries: int = 5
     # The daily and hourly aggregates read the 5-minute bars (sql/0008): another interval loads, but
@@ -111,9 +120,17 @@ class Settings(BaseSettings):
     # reference, ~0.2-0.6 s per window plus seconds of import per process).
     quality_engine: Literal["compiled", "great_expectations"] = "compiled"
 
+    # --- automation ---------------------------------------------------------------------------------
+    # Whether the schedules and sensors (and the automation sensor that runs everything downstream of
+    # the loads) start RUNNING when the code location is first loaded. Off for a laptop's `make ui`, on
+    # for the compose deployment; either way each can be toggled in the UI (Automation page).
+    automation_running: bool = False
+
     # --- analytics -------------------------------------------------------------------------------------
     risk_free_rate: float = 0.04
     volatility_window: int = 21
+    # Share of a snapshot's contracts left without an implied volatility above which a WARN check fails.
+    max_unsolved_iv_share: float = 0.10
 
     # --- demo ---------------------------------------------------------------------------------------------
     demo_trading_days: int = 65  # three months: enough for the 21-day volatility to fill

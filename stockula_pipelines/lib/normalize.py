@@ -208,6 +208,7 @@ def option_chain_frame(
     snapshot_time: datetime,
     underlying_price: float | None,
     source: str = "yfinance",
+    fetched_at: datetime | None = None,
 ) -> pl.DataFrame:
     """One side (calls or puts) of ``Ticker.option_chain(expiry)`` as an OPTIONS frame.
 
@@ -228,6 +229,7 @@ def option_chain_frame(
     return conform(
         frame.select(
             pl.lit(snapshot_time).cast(UTC_TS).alias("time"),
+            pl.lit(fetched_at or snapshot_time).cast(UTC_TS).alias("fetched_at"),
             pl.lit(snapshot_date, pl.Date).alias("snapshot_date"),
             pl.lit(symbol, pl.String).alias("symbol"),
             pl.col("contractSymbol").cast(pl.String).alias("contract_symbol"),

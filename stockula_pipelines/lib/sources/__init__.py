@@ -38,7 +38,7 @@ def make_source(settings: Settings, *, cache: NullCache | None = None) -> Market
         from stockula_pipelines.lib.sources.synthetic import SyntheticSource
 
         return SyntheticSource(seed=settings.synthetic_seed, universe_size=settings.synthetic_universe_size,
-                               exchange=settings.exchange)
+                               exchange=settings.exchange, history_start=settings.history_start)
     if kind == "files":
         from stockula_pipelines.lib.sources.files import FilesSource
 
@@ -48,7 +48,7 @@ def make_source(settings: Settings, *, cache: NullCache | None = None) -> Market
         directory = Path(settings.files_dir)
         if not directory.is_dir():
             raise SourceConfigError(f"STOCKULA_FILES_DIR={directory} is not a directory")
-        return FilesSource(directory, exchange=settings.exchange)
+        return FilesSource(directory, exchange=settings.exchange, split_adjusted=settings.files_split_adjusted)
     if kind == "yfinance":
         from stockula_pipelines.lib.cache import ResponseCache
         from stockula_pipelines.lib.sources.yfinance_source import YFinanceSource

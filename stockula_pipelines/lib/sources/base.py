@@ -7,7 +7,11 @@ Conventions shared by all sources:
   00:00 exchange time for dividends and splits);
 * every method returns frames conforming to :mod:`stockula_pipelines.lib.schemas` (``conform()``);
   an empty result is an empty *typed* frame, never ``None``;
-* ``symbols=None`` means the source's whole :meth:`MarketDataSource.universe`.
+* ``symbols=None`` means the source's whole :meth:`MarketDataSource.universe`;
+* a failure for one symbol raises :class:`SourceError` naming it; an empty frame means "nothing came
+  back", which is NOT proof that the window is empty (yfinance returns empty frames on errors). A
+  source that can positively confirm an empty window implements ``confirms_empty(kind, symbol, start,
+  end)`` (kind: ``bars``, ``dividends``, ``splits``, ``options``); only then may a load empty it.
 """
 
 from __future__ import annotations
@@ -54,6 +58,12 @@ class MarketDataSource(Protocol):
     def dividends(self, symbols: Sequence[str] | None, start: datetime, end: datetime) -> pl.DataFrame: ...
 
     def splits(self, symbols: Sequence[str] | None, start: datetime, end: datetime) -> pl.DataFrame: ...
+
+
+def confirms_empty(source: object, kind: str, symbol: str, start: datetime, end: datetime) -> bool:
+    """Whether ``source`` vouches that ``symbol`` truly has no ``kind`` rows in ``[start, end)``."""
+    check = getattr(source, "confirms_empty", None)
+    return bool(check(kind, symbol, start, end)) if callable(check) else False
 
 
 def require_utc_window(start: datetime, end: datetime, *, source: str) -> None:

@@ -66,6 +66,10 @@ class SyntheticSource:
         self._splits = assign_splits(self.seed, [c.symbol for c in self._companies], history_start)
         self._cache: dict[str, tuple[SymbolParams, DailyPath, list[tuple[int, float]]]] = {}
 
+    def confirms_empty(self, kind: str, symbol: str, start: datetime, end: datetime) -> bool:
+        """Every symbol of the universe is generated for every session: an empty answer is the truth."""
+        return symbol.upper() in self._company
+
     # --- universe --------------------------------------------------------------------------------
     def universe(self) -> list[str]:
         return [c.symbol for c in self._companies]
@@ -223,6 +227,7 @@ class SyntheticSource:
                 n = len(rows.strike)
                 out.append(pl.DataFrame({
                     "time": pl.Series([snap_time] * n, dtype=schemas.UTC_TS),
+                    "fetched_at": pl.Series([snap_time] * n, dtype=schemas.UTC_TS),
                     "snapshot_date": pl.Series([snapshot_date] * n, dtype=pl.Date),
                     "symbol": [s] * n,
                     "contract_symbol": rows.contract_symbol,
