@@ -1,7 +1,12 @@
-"""What every ingestion asset does after its source returned a frame: validate, load, report.
+"""What every ingestion asset does with its source's answers: validate, load, report.
 
 Shared by the market_data, options and corporate_actions domains so that each asset's body is only
 "fetch the window from the source". Nothing here knows a particular table.
+
+The source is asked one symbol at a time (:func:`~stockula_pipelines.lib.sources.fetch.fetch_by_symbol`):
+a symbol whose source failed or returned nothing keeps its stored rows and is named in the metadata,
+the log and the ``source_coverage`` check; when no symbol could be loaded at all the step fails, so
+nothing is recorded as materialised.
 
 Partitioned ingestion assets use a single-run backfill policy: a backfill of a date range (from the
 UI or ``dagster asset materialize --partition-range A...B``) is one run whose window spans the range,
@@ -10,7 +15,7 @@ loaded in one transaction per table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,7 +23,8 @@ import dagster as dg
 import polars as pl
 
 from stockula_pipelines.lib.ingest.loader import LoadResult
-from stockula_pipelines.lib.sources import MarketDataSource
+from stockula_pipelines.lib.sources import MarketDataSource, SourceError
+from stockula_pipelines.lib.sources.fetch import Fetched, fetch_by_symbol
 from stockula_pipelines.lib.validation.ingest import RULES, validate
 from stockula_pipelines.partitions import partition_window
 from stockula_pipelines.resources.market_data import MarketDataResource
@@ -43,6 +49,18 @@ def run_symbols(market_data: MarketDataResource, source: MarketDataSource) -> li
 def known_symbols(timescale: TimescaleResource) -> set[str]:
     with timescale.connection() as conn:
         return {row[0] for row in conn.execute("SELECT symbol FROM market.stocks")}
+
+
+def fetch(
+    market_data: MarketDataResource,
+    source: MarketDataSource,
+    symbols: Sequence[str],
+    window: tuple[datetime, datetime],
+    call: Callable[[str], Mapping[str, pl.DataFrame]],
+    tables: Sequence[str],
+) -> dict[str, Fetched]:
+    return fetch_by_symbol(source, symbols, window, call, tables=tables,
+                           retry_delay=market_data.retry_delay_seconds)
 
 
 def preview_table(frame: pl.DataFrame) -> dg.MetadataValue:
@@ -70,15 +88,28 @@ class TableLoad:
     rows_quarantined: int = 0
     load_seconds: float = 0.0  # the loader's transactions (delete + COPY + ingest log), summed
     by_rule: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # symbol -> why its stored rows were kept
+    retried: set[str] = field(default_factory=set)
+    changed: set[str] | None = None
     window: tuple[datetime, datetime] | None = None
     preview: pl.DataFrame | None = None
 
-    def add(self, load: LoadResult, valid: pl.DataFrame, counts: dict[str, int], window, symbols: int) -> None:
-        self.rows_loaded += load.rows_loaded
-        self.rows_replaced += load.rows_deleted
-        self.rows_quarantined += load.rows_quarantined
-        self.load_seconds += load.seconds
-        self.symbols = max(self.symbols, symbols)
+    def add(self, load: LoadResult | None, valid: pl.DataFrame, counts: dict[str, int], window,
+            fetched: Fetched) -> None:
+        if load is not None:
+            self.rows_loaded += load.rows_loaded
+            self.rows_replaced += load.rows_deleted
+            self.rows_quarantined += load.rows_quarantined
+            self.load_seconds += load.seconds
+            if load.symbols_changed is not None:
+                self.changed = (self.changed or set()) | set(load.symbols_changed)
+        self.symbols = max(self.symbols, len(fetched.replace))
+        day = window[0].date().isoformat()
+        for symbol, why in fetched.failed.items():
+            self.skipped[symbol] = f"{day}: {why}"
+        for symbol in fetched.empty:
+            self.skipped.setdefault(symbol, f"{day}: no data returned")
+        self.retried |= set(fetched.retried)
         for rule in RULES:
             if counts.get(rule):
                 self.by_rule[rule] = self.by_rule.get(rule, 0) + counts[rule]
@@ -88,55 +119,72 @@ class TableLoad:
 
     def result(self, asset_key: dg.AssetKey | None = None, **extra: dg.MetadataValue) -> dg.MaterializeResult:
         window = self.window
-        return dg.MaterializeResult(
-            asset_key=asset_key,
-            metadata={
-                "dagster/row_count": dg.MetadataValue.int(self.rows_loaded),
-                "rows_loaded": dg.MetadataValue.int(self.rows_loaded),
-                "rows_replaced": dg.MetadataValue.int(self.rows_replaced),
-                "rows_quarantined": dg.MetadataValue.int(self.rows_quarantined),
-                "quarantined_by_rule": dg.MetadataValue.json(self.by_rule),
-                "load_seconds": dg.MetadataValue.float(round(self.load_seconds, 4)),
-                "window_start": dg.MetadataValue.text(window[0].isoformat() if window else ""),
-                "window_end": dg.MetadataValue.text(window[1].isoformat() if window else ""),
-                "symbols": dg.MetadataValue.int(self.symbols),
-                "source": dg.MetadataValue.text(self.source),
-                "table": dg.MetadataValue.text(f"market.{self.table}"),
-                "preview": preview_table(self.preview if self.preview is not None else pl.DataFrame()),
-                **extra,
-            },
-        )
+        metadata = {
+            "dagster/row_count": dg.MetadataValue.int(self.rows_loaded),
+            "rows_loaded": dg.MetadataValue.int(self.rows_loaded),
+            "rows_replaced": dg.MetadataValue.int(self.rows_replaced),
+            "rows_quarantined": dg.MetadataValue.int(self.rows_quarantined),
+            "quarantined_by_rule": dg.MetadataValue.json(self.by_rule),
+            "load_seconds": dg.MetadataValue.float(round(self.load_seconds, 4)),
+            "window_start": dg.MetadataValue.text(window[0].isoformat() if window else ""),
+            "window_end": dg.MetadataValue.text(window[1].isoformat() if window else ""),
+            "symbols": dg.MetadataValue.int(self.symbols),
+            "symbols_skipped": dg.MetadataValue.json(dict(sorted(self.skipped.items()))),
+            "symbols_retried": dg.MetadataValue.json(sorted(self.retried)),
+            "source": dg.MetadataValue.text(self.source),
+            "table": dg.MetadataValue.text(f"market.{self.table}"),
+            "preview": preview_table(self.preview if self.preview is not None else pl.DataFrame()),
+            **extra,
+        }
+        if self.changed is not None:
+            metadata["symbols_changed"] = dg.MetadataValue.json(sorted(self.changed))
+        return dg.MaterializeResult(asset_key=asset_key, metadata=metadata)
 
 
-def load_table_window(
+def _partition_label(context: dg.AssetExecutionContext) -> str | None:
+    keys = list(context.partition_keys) if context.has_partition_key or context.has_partition_key_range else []
+    return keys[0] if len(keys) == 1 else f"{keys[0]}...{keys[-1]}" if keys else None
+
+
+def load_fetched(
     context: dg.AssetExecutionContext,
     timescale: TimescaleResource,
+    fetched: Fetched,
     *,
-    table: str,
-    frame: pl.DataFrame,
     window: tuple[datetime, datetime],
-    symbols: Sequence[str],
     source: str,
     interval: str | None = None,
     known: set[str] | None = None,
     into: TableLoad | None = None,
 ) -> TableLoad:
-    """Validate ``frame`` against the window, quarantine the rejects and replace the window's rows."""
+    """Validate the answers, quarantine the rejects and replace the window of the symbols that answered."""
+    table = fetched.table
+    summary = into or TableLoad(table=table, source=source)
+    if fetched.skipped:
+        context.log.warning(f"{table}: kept the stored rows of {len(fetched.skipped)} symbol(s) the source "
+                            f"did not answer for [{window[0].isoformat()}, {window[1].isoformat()}): "
+                            f"{fetched.describe_skipped()}")
+    if not fetched.replace:
+        if fetched.failed:
+            raise SourceError(f"{table}: no symbol could be fetched for [{window[0].isoformat()}, "
+                              f"{window[1].isoformat()}), nothing was changed: {fetched.describe_skipped()}",
+                              source=source)
+        summary.add(None, fetched.frame, {}, window, fetched)
+        return summary
     known = known if known is not None else known_symbols(timescale)
-    checked = validate(table, frame, window=window, known_symbols=known)
-    keys = list(context.partition_keys) if context.has_partition_key or context.has_partition_key_range else []
-    partition_key = keys[0] if len(keys) == 1 else f"{keys[0]}...{keys[-1]}" if keys else None
+    checked = validate(table, fetched.frame, window=window, known_symbols=known)
     load = timescale.load_window(
-        table, checked.valid, window=window, symbols=list(symbols), interval=interval,
-        rejected=checked.rejected, source=source, run_id=context.run_id, partition_key=partition_key,
+        table, checked.valid, window=window, symbols=fetched.replace, interval=interval,
+        rejected=checked.rejected, source=source, run_id=context.run.run_id,
+        partition_key=_partition_label(context), skipped=fetched.skipped,
     )
     if len(checked.rejected):
         rules = ", ".join(f"{rule}={checked.counts[rule]}" for rule in RULES if checked.counts.get(rule))
-        context.log.warning(f"{table}: {len(checked.rejected)} row(s) quarantined ({rules})")
+        context.log.warning(f"{table}: {len(checked.rejected)} row(s) quarantined ({rules}); the stored rows "
+                            "they would have replaced were kept")
     context.log.info(
         f"{table}{f' {interval}' if interval else ''}: [{window[0].isoformat()}, {window[1].isoformat()}) "
         f"replaced {load.rows_deleted} row(s) with {load.rows_loaded}"
     )
-    summary = into or TableLoad(table=table, source=source)
-    summary.add(load, checked.valid, checked.counts, window, len(symbols))
+    summary.add(load, checked.valid, checked.counts, window, fetched)
     return summary

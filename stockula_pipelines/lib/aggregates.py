@@ -1,7 +1,7 @@
 """Refresh the aggregates over exactly the windows the loads touched, on either TimescaleDB edition.
 
-Each aggregate keeps a watermark in ``ops.refresh_log`` (the highest ``ops.ingest_log.ingest_id`` it
-has covered). A refresh reads the loads of its source table newer than the watermark, widens every
+Each aggregate lists the loads it has processed in ``ops.refresh_covered`` (``lib/db/refresh_log``). A
+refresh reads the loads of its source table not listed yet, widens every
 loaded ``[window_start, window_end)`` to whole buckets of the aggregate, merges overlapping windows and
 refreshes them:
 
@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 
 from stockula_pipelines.lib.db.capabilities import Capabilities, detect
-from stockula_pipelines.lib.db.refresh_log import record_refresh, watermark
+from stockula_pipelines.lib.db.refresh_log import pending_loads, record_refresh
 
 # The SELECTs must stay byte-for-byte those of sql/0008_aggregates.tsl.sql, so they live once, beside
 # the assets that own the aggregates; this module only reads the files.
@@ -160,17 +160,15 @@ class RefreshPlan:
     windows: list[Window]
     loads: int
     last_ingest_id: int | None
+    ingest_ids: list[int] = field(default_factory=list)
 
 
 def plan_refresh(conn: psycopg.Connection, agg: Aggregate) -> RefreshPlan:
-    """The bucket-aligned windows the loads since ``agg``'s watermark touched."""
-    rows = conn.execute(
-        load_sql("select_pending_loads"),
-        {"after": watermark(conn, agg.target), "table": agg.source_table,
-         "intervals": list(agg.intervals) if agg.intervals is not None else None},
-    ).fetchall()
-    windows = merge([widen((start, end), agg.grain) for _id, start, end in rows])
-    return RefreshPlan(agg, windows, len(rows), max((r[0] for r in rows), default=None))
+    """The bucket-aligned windows of the loads ``agg`` has not processed yet."""
+    rows = pending_loads(conn, agg.target, [agg.source_table], agg.intervals)
+    windows = merge([widen((r["window_start"], r["window_end"]), agg.grain) for r in rows])
+    ids = [r["ingest_id"] for r in rows]
+    return RefreshPlan(agg, windows, len(rows), max(ids, default=None), ids)
 
 
 # --- refreshing ----------------------------------------------------------------------------------
@@ -209,17 +207,17 @@ def refresh_cagg_window(conn: psycopg.Connection, agg: Aggregate, window: Window
 
 
 def _record(conn: psycopg.Connection, result: RefreshResult, window: Window, rows: int,
-            run_id: str | None) -> None:
+            run_id: str | None, covers: list[int]) -> None:
     record_refresh(conn, target=get_aggregate(result.aggregate).target, window=window, method=result.method,
-                   rows=rows, last_ingest_id=result.last_ingest_id, run_id=run_id)
+                   rows=rows, covers=covers, run_id=run_id)
 
 
 def refresh_aggregate(conn: psycopg.Connection, aggregate: Aggregate | str, *,
                       caps: Capabilities | None = None, run_id: str | None = None) -> RefreshResult:
-    """Catch ``aggregate`` up with every load since its watermark and move the watermark.
+    """Catch ``aggregate`` up with every load it has not processed and mark them processed.
 
     ``conn`` must be in autocommit mode on the full edition (refresh_continuous_aggregate refuses a
-    transaction block); on the Apache edition any connection works and the whole refresh, watermark
+    transaction block); on the Apache edition any connection works and the whole refresh, bookkeeping
     included, is one transaction.
     """
     agg = get_aggregate(aggregate) if isinstance(aggregate, str) else aggregate
@@ -239,8 +237,8 @@ def _refresh_cagg(conn: psycopg.Connection, agg: Aggregate, run_id: str | None) 
     counts = [refresh_cagg_window(conn, agg, w) for w in plan.windows]
     # Logged only once every window is refreshed: a failure part-way redoes all of them next time.
     with conn.transaction():
-        for window, rows in zip(plan.windows, counts, strict=True):
-            _record(conn, result, window, rows, run_id)
+        for n, (window, rows) in enumerate(zip(plan.windows, counts, strict=True)):
+            _record(conn, result, window, rows, run_id, plan.ingest_ids if n == 0 else [])
     result.rows_written = sum(counts)
     return result
 
@@ -249,12 +247,12 @@ def _refresh_rollup(conn: psycopg.Connection, agg: Aggregate, run_id: str | None
     with conn.transaction():
         conn.execute(load_sql("lock_target"), {"target": agg.target})
         conn.execute(load_sql("set_search_path"))
-        plan = plan_refresh(conn, agg)  # after the lock: a concurrent run's watermark is visible
+        plan = plan_refresh(conn, agg)  # after the lock: a concurrent run's covered loads are visible
         result = RefreshResult(agg.name, METHOD_ROLLUP, plan.windows, loads=plan.loads,
                                last_ingest_id=plan.last_ingest_id)
-        for window in plan.windows:
+        for n, window in enumerate(plan.windows):
             rows = rollup_window(conn, agg, window)
-            _record(conn, result, window, rows, run_id)
+            _record(conn, result, window, rows, run_id, plan.ingest_ids if n == 0 else [])
             result.rows_written += rows
     return result
 

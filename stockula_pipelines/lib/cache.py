@@ -4,6 +4,10 @@ Keys are ``<prefix><sha256 of (method, symbol, args)>``; each entry is a Redis h
 parts written atomically with one TTL. Frames are stored as parquet bytes (never pickle: a cache
 shared between processes must not be able to execute code on read), small objects as JSON.
 
+Only real answers are kept. A fetch that raises stores nothing, and a fetch that returns an empty
+mapping ("nothing came back": yfinance's hidden errors look exactly like that) is handed back
+uncached, so the next run asks again instead of replaying the failure for the whole TTL.
+
 A Redis that is down degrades to "no cache" with a warning: the cache only saves requests, so losing
 it must not fail an ingest.
 """
@@ -22,7 +26,9 @@ import redis
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PREFIX = "stockula:src:v1:"
+# v2: history entries carry the split history they must be un-adjusted with, and v1 may hold cached
+# empty responses; neither may be read back.
+DEFAULT_PREFIX = "stockula:src:v2:"
 
 
 def frame_to_bytes(frame: pd.DataFrame) -> bytes:
@@ -70,12 +76,17 @@ class NullCache:
     def fetch(
         self, method: str, symbol: str, args: Mapping[str, Any], fetch: Callable[[], dict[str, bytes]]
     ) -> dict[str, bytes]:
-        """Return the cached parts for (method, symbol, args), calling ``fetch`` only on a miss."""
+        """Return the cached parts for (method, symbol, args), calling ``fetch`` only on a miss.
+
+        ``fetch`` returns ``{}`` for "nothing came back"; that is returned and never stored, and an
+        exception from it propagates with nothing stored.
+        """
         key = self.key(method, symbol, args)
         parts = self.get(key)
         if parts is None:
             parts = fetch()
-            self.put(key, parts)
+            if parts:
+                self.put(key, parts)
         return parts
 
 

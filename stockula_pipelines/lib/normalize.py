@@ -13,7 +13,9 @@ yfinance quirks handled here (each has a unit test in ``tests/unit/test_normaliz
   an action that fell outside the price range, so actions are extracted *before* all-NaN rows are dropped;
 * the live last bar can arrive twice with the same timestamp: duplicates keep the last copy;
 * daily bars are stamped at 00:00 exchange time (in UTC), whatever zone the index came in;
-* prices stay raw: ``Adj Close`` is ignored (adjustment is derived in the database).
+* Yahoo's OHLC, ``Volume`` and ``Dividends`` are split-adjusted even with ``auto_adjust=False``: given
+  the symbol's ``split_history`` they are made raw (rule in :mod:`~stockula_pipelines.lib.sources.yahoo_adjust`);
+* ``Adj Close`` is ignored: dividend and split adjustment is derived in the database from our own actions.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import pandas as pd
 import polars as pl
 
 from stockula_pipelines.lib.schemas import UTC_TS, conform, empty_frame
+from stockula_pipelines.lib.sources.yahoo_adjust import unadjust_dividends, unadjust_prices
 
 PRICE_COLUMNS = ("Open", "High", "Low", "Close")
 
@@ -84,9 +87,15 @@ def _as_int(name: str) -> pl.Expr:
 
 
 def history_from_polars(
-    frame: pl.DataFrame, symbol: str, *, interval: str, exchange_tz: str, source: str
+    frame: pl.DataFrame, symbol: str, *, interval: str, exchange_tz: str, source: str,
+    split_history: pl.DataFrame | None = None,
 ) -> NormalizedHistory:
-    """Core: ``frame`` has a tz-aware ``ts`` column plus Yahoo's OHLCV (and optional action) columns."""
+    """Core: ``frame`` has a tz-aware ``ts`` column plus Yahoo's OHLCV (and optional action) columns.
+
+    ``split_history`` (``ex_date``, ``ratio``: the symbol's complete history, as of the response) says
+    the prices, volumes and dividends are split-adjusted and un-adjusts them; None means they are raw.
+    Split rows are returned as the frame carried them, never adjusted.
+    """
     if frame.height == 0:
         return empty_history()
     lower = {c.lower(): c for c in frame.columns}
@@ -145,11 +154,15 @@ def history_from_polars(
         ),
         "price_history",
     )
+    if split_history is not None:
+        prices = unadjust_prices(prices, split_history)
+        dividends = unadjust_dividends(dividends, split_history)
     return NormalizedHistory(prices, dividends, splits, dropped_nan, dropped_dup)
 
 
 def history_from_pandas(
-    df: pd.DataFrame | None, symbol: str, *, interval: str, exchange_tz: str, source: str = "yfinance"
+    df: pd.DataFrame | None, symbol: str, *, interval: str, exchange_tz: str, source: str = "yfinance",
+    split_history: pl.DataFrame | None = None,
 ) -> NormalizedHistory:
     """One symbol's ``Ticker.history()`` frame (or one ticker's slice of ``download()``)."""
     if df is None or len(df.index) == 0:
@@ -169,7 +182,8 @@ def history_from_pandas(
     frame = pl.from_pandas(body).with_columns(
         pl.Series("ts", index.tz_convert("UTC")).cast(UTC_TS)
     )
-    return history_from_polars(frame, symbol, interval=interval, exchange_tz=exchange_tz, source=source)
+    return history_from_polars(frame, symbol, interval=interval, exchange_tz=exchange_tz, source=source,
+                               split_history=split_history)
 
 
 def download_from_pandas(
@@ -206,16 +220,20 @@ def option_chain_frame(
     expiration_date: date,
     snapshot_date: date,
     snapshot_time: datetime,
+    fetched_at: datetime | None = None,
     underlying_price: float | None,
     source: str = "yfinance",
-    fetched_at: datetime | None = None,
 ) -> pl.DataFrame:
     """One side (calls or puts) of ``Ticker.option_chain(expiry)`` as an OPTIONS frame.
 
-    NaN volume / openInterest (no trades yet) become nulls; zero bid/ask are kept as quoted.
+    ``snapshot_time`` is the snapshot's identity, the close of ``snapshot_date``'s session, so every
+    fetch of that session's chain lands on the same keys; ``fetched_at`` is when the source was asked
+    (it defaults to ``snapshot_time`` for recordings that do not say). NaN volume / openInterest (no
+    trades yet) become nulls; zero bid/ask are kept as quoted.
     """
-    if snapshot_time.tzinfo is None:
-        raise NormalizationError(f"{symbol}: option snapshot time {snapshot_time} is naive")
+    for label, value in (("snapshot time", snapshot_time), ("fetch time", fetched_at)):
+        if value is not None and value.tzinfo is None:
+            raise NormalizationError(f"{symbol}: option {label} {value} is naive")
     if chain is None or len(chain) == 0:
         return empty_frame("options_calls")
     frame = pl.from_pandas(chain.reset_index(drop=True)) if isinstance(chain, pd.DataFrame) else chain
@@ -229,7 +247,7 @@ def option_chain_frame(
     return conform(
         frame.select(
             pl.lit(snapshot_time).cast(UTC_TS).alias("time"),
-            pl.lit(fetched_at or snapshot_time).cast(UTC_TS).alias("fetched_at"),
+            pl.lit(fetched_at if fetched_at is not None else snapshot_time).cast(UTC_TS).alias("fetched_at"),
             pl.lit(snapshot_date, pl.Date).alias("snapshot_date"),
             pl.lit(symbol, pl.String).alias("symbol"),
             pl.col("contractSymbol").cast(pl.String).alias("contract_symbol"),

@@ -86,9 +86,16 @@ def empty_frame(table: str) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+# Columns a frame may omit (they are NULL then): provenance added after the first sources were written.
+OPTIONAL = frozenset({"fetched_at"})
+
+
 def conform(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     """Select and cast ``frame`` to ``table``'s schema; raise naming any missing column."""
     schema, _ = TABLES[table]
+    absent = [c for c in schema if c in OPTIONAL and c not in frame.columns]
+    if absent:
+        frame = frame.with_columns(pl.lit(None, schema[c]).alias(c) for c in absent)
     missing = [c for c in schema if c not in frame.columns]
     if missing:
         raise ValueError(f"{table}: frame lacks column(s) {', '.join(missing)}")

@@ -25,6 +25,8 @@ class MarketDataResource(ConfigurableResource):
     redis_url: str | None = Field(default=None, description="response cache for yfinance")
     cache_ttl_seconds: int | None = Field(default=None, description="response cache TTL")
     use_cache: bool = Field(default=True, description="false = no Redis response cache")
+    retry_delay_seconds: float = Field(
+        default=30.0, description="pause before the second pass over rate-limited symbols")
 
     def resolved_settings(self) -> Settings:
         overrides = {

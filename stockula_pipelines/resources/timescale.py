@@ -99,13 +99,14 @@ class TimescaleResource(ConfigurableResource):
         partition_key: str | None = None,
         batch_rows: int = 250_000,
         on_batch: BatchHook | None = None,
+        skipped: Sequence[str] = (),
     ) -> LoadResult:
         """See :func:`stockula_pipelines.lib.ingest.load_window`; commits before returning."""
         with self.connection() as conn:
             return load_window(
                 conn, table, frame, window=window, symbols=symbols, source=source, interval=interval,
                 rejected=rejected, run_id=run_id, partition_key=partition_key, batch_rows=batch_rows,
-                on_batch=on_batch,
+                on_batch=on_batch, skipped=skipped,
             )
 
     def upsert(

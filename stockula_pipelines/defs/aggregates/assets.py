@@ -1,6 +1,6 @@
 """The aggregates: continuous aggregates on the full edition, rollup tables on the Apache edition.
 
-Not partitioned: each asset reads the ingest log since its watermark (``lib/aggregates``), so one
+Not partitioned: each asset reads the loads of the ingest log it has not processed (``lib/aggregates``), so one
 materialisation catches up whatever loads happened before it, whichever partitions they were.
 """
 

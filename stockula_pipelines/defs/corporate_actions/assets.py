@@ -7,8 +7,9 @@ from stockula_pipelines.defs.ingest_common import (
     DB_KINDS,
     SINGLE_RUN,
     SOURCE_POOL,
+    fetch,
     known_symbols,
-    load_table_window,
+    load_fetched,
     run_symbols,
     run_window,
 )
@@ -38,16 +39,16 @@ def corporate_actions(context: dg.AssetExecutionContext, market_data: MarketData
     """Dividends and splits whose ex-date falls in the run's month(s), exchange time.
 
     Monthly partitions: the nightly schedule reloads the month in progress, which also picks up
-    actions announced late for earlier days of the month.
+    actions announced late for earlier days of the month. A reload that changes nothing reports no
+    changed symbols (``symbols_changed``), so nothing downstream is restated.
     """
     window, _keys = run_window(context)
     source = market_data.get_source()
     symbols = run_symbols(market_data, source)
     known = known_symbols(timescale)
-    for key, table, frame in (
-        (DIVIDENDS, "dividends", source.dividends(symbols, *window)),
-        (SPLITS, "splits", source.splits(symbols, *window)),
-    ):
-        load = load_table_window(context, timescale, table=table, frame=frame, window=window,
-                                 symbols=symbols, source=source.name, known=known)
+    fetched = fetch(market_data, source, symbols, window,
+                    lambda s: {"dividends": source.dividends([s], *window), "splits": source.splits([s], *window)},
+                    ["dividends", "splits"])
+    for key, table in ((DIVIDENDS, "dividends"), (SPLITS, "splits")):
+        load = load_fetched(context, timescale, fetched[table], window=window, source=source.name, known=known)
         yield load.result(key)

@@ -7,7 +7,8 @@ from stockula_pipelines.defs.ingest_common import (
     DB_KINDS,
     SINGLE_RUN,
     SOURCE_POOL,
-    load_table_window,
+    fetch,
+    load_fetched,
     run_symbols,
     run_window,
 )
@@ -28,7 +29,7 @@ def stocks(context: dg.AssetExecutionContext, market_data: MarketDataResource,
     """
     source = market_data.get_source()
     frame = source.stocks(run_symbols(market_data, source))
-    result = timescale.upsert("stocks", frame, source=source.name, run_id=context.run_id)
+    result = timescale.upsert("stocks", frame, source=source.name, run_id=context.run.run_id)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(frame)),
@@ -51,13 +52,18 @@ def price_history(context: dg.AssetExecutionContext, market_data: MarketDataReso
 
     Partitioned by trading day of the exchange calendar; a run replaces exactly its days' rows.
     """
+    return _load_bars(context, market_data, timescale, "1d")
+
+
+def _load_bars(context: dg.AssetExecutionContext, market_data: MarketDataResource,
+               timescale: TimescaleResource, interval: str) -> dg.MaterializeResult:
     window, _keys = run_window(context)
     source = market_data.get_source()
-    symbols = run_symbols(market_data, source)
-    frame = source.price_bars(symbols, window[0], window[1], "1d")
-    load = load_table_window(context, timescale, table="price_history", frame=frame, window=window,
-                             symbols=symbols, source=source.name, interval="1d")
-    return load.result(interval=dg.MetadataValue.text("1d"))
+    fetched = fetch(market_data, source, run_symbols(market_data, source), window,
+                    lambda s: {"price_history": source.price_bars([s], window[0], window[1], interval)},
+                    ["price_history"])["price_history"]
+    load = load_fetched(context, timescale, fetched, window=window, source=source.name, interval=interval)
+    return load.result(interval=dg.MetadataValue.text(interval))
 
 
 @dg.asset(
@@ -71,11 +77,4 @@ def price_history_intraday(context: dg.AssetExecutionContext, market_data: Marke
     (STOCKULA_INTRADAY_INTERVAL, default '5m'): one row per symbol per bar of the partition's
     session window.
     """
-    settings = market_data.resolved_settings()
-    window, _keys = run_window(context)
-    source = market_data.get_source()
-    symbols = run_symbols(market_data, source)
-    frame = source.price_bars(symbols, window[0], window[1], settings.intraday_interval)
-    load = load_table_window(context, timescale, table="price_history", frame=frame, window=window,
-                             symbols=symbols, source=source.name, interval=settings.intraday_interval)
-    return load.result(interval=dg.MetadataValue.text(settings.intraday_interval))
+    return _load_bars(context, market_data, timescale, market_data.resolved_settings().intraday_interval)

@@ -46,14 +46,40 @@ def decompress_window(conn: psycopg.Connection, caps: Capabilities, table: str,
     return len(chunks)
 
 
+# Tables whose every row is an event that restates history (adjusted prices, dividend yields): for
+# them a load reports which symbols' events really changed, so an unchanged reload restates nothing.
+EVENT_VALUE = {"dividends": "amount", "splits": "ratio"}
+
+
 def delete_window(conn: psycopg.Connection, table: str, *, start: datetime, end: datetime,
-                  symbols: list[str], interval: str | None) -> int:
+                  symbols: list[str], interval: str | None,
+                  spare: tuple[list[str], list[datetime]] = ([], [])) -> tuple[int, set[tuple] | None]:
+    """Delete the window's rows of ``symbols`` except the ``spare`` (key, time) pairs.
+
+    Returns the number of rows deleted and, for event tables, the deleted (symbol, time, value)s.
+    """
     name = "delete_window_interval.sql" if interval is not None else "delete_window.sql"
-    cur = conn.execute(
-        load_sql(name).format(table=target(table)),
-        {"start": start, "end": end, "symbols": symbols, "interval": interval},
-    )
-    return max(cur.rowcount, 0)
+    key = sql.Identifier("contract_symbol" if table.startswith("options_") else "symbol")
+    value = EVENT_VALUE.get(table)
+    returning = (sql.SQL("t.symbol, t.time, t.{}").format(sql.Identifier(value)) if value
+                 else sql.SQL("1"))
+    statement = load_sql(name).format(table=target(table), key=key, returning=returning)
+    outer = sql.SQL("SELECT * FROM deleted") if value else sql.SQL("SELECT count(*) FROM deleted")
+    params = {"start": start, "end": end, "symbols": symbols, "interval": interval,
+              "spare_keys": spare[0], "spare_times": spare[1]}
+    rows = conn.execute(sql.SQL("WITH deleted AS ({}) {}").format(statement, outer), params).fetchall()
+    if value:
+        return len(rows), {(r[0], r[1], r[2]) for r in rows}
+    return int(rows[0][0]), None
+
+
+def changed_event_symbols(table: str, deleted: set[tuple] | None, frame: pl.DataFrame) -> list[str] | None:
+    """Symbols whose events differ between what the load deleted and what it wrote (event tables)."""
+    value = EVENT_VALUE.get(table)
+    if value is None or deleted is None:
+        return None
+    written = {(r[0], r[1], r[2]) for r in frame.select("symbol", "time", value).iter_rows()}
+    return sorted({r[0] for r in deleted ^ written})
 
 
 def write_quarantine(conn: psycopg.Connection, rows: pl.DataFrame | None) -> int:
@@ -78,6 +104,8 @@ def write_ingest_log(
     source: str | None,
     run_id: str | None,
     partition_key: str | None,
+    symbols_changed: list[str] | None = None,
+    symbols_skipped: list[str] | None = None,
 ) -> int:
     row = conn.execute(
         load_sql("insert_ingest_log.sql"),
@@ -86,6 +114,8 @@ def write_ingest_log(
             "mode": mode, "deleted": rows_deleted, "loaded": rows_loaded, "updated": rows_updated,
             "quarantined": rows_quarantined, "source": source, "run_id": run_id,
             "partition_key": partition_key,
+            "changed": symbols_changed if symbols_changed is not None else symbols,
+            "skipped": symbols_skipped or [],
         },
     ).fetchone()
     assert row is not None

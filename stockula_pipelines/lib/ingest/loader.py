@@ -30,6 +30,7 @@ from .validate import (
     conform,
     quarantine_frame,
     resolve_interval,
+    spared_keys,
     table_spec,
 )
 
@@ -50,6 +51,9 @@ class LoadResult:
     ingest_id: int
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step, for tuning
+    symbols_changed: tuple[str, ...] | None = None  # event tables: symbols whose events changed
+    symbols_skipped: tuple[str, ...] = ()  # asked for, left untouched (the source failed or was empty)
+    keys_spared: int = 0  # keys of rejected rows, whose stored rows the delete kept
 
     def as_metadata(self) -> dict[str, object]:
         """Plain values for Dagster materialisation metadata."""
@@ -84,13 +88,16 @@ def load_window(
     partition_key: str | None = None,
     batch_rows: int = 250_000,
     on_batch: BatchHook | None = None,
+    skipped: Sequence[str] = (),
 ) -> LoadResult:
     """Replace ``market.<table>``'s rows in ``window`` for ``symbols`` (and ``interval``) with ``frame``.
 
     ``frame`` must conform to ``schemas.TABLES[table]`` and hold only rows of the window and symbols:
-    a symbol listed but absent from the frame has its window emptied. ``rejected`` carries rows that
-    validation refused: any of the table's columns plus ``rule`` and ``detail``. COPY runs one
-    statement per ``batch_rows`` rows; ``on_batch(n, rows_so_far)`` is called after each.
+    a symbol listed but absent from the frame has its window emptied, so list only symbols whose
+    source answered (or confirmed the window empty); ``skipped`` names the ones left out, for the log.
+    ``rejected`` carries rows that validation refused: any of the table's columns plus ``rule`` and
+    ``detail``; the stored rows they would have replaced are kept. COPY runs one statement per
+    ``batch_rows`` rows; ``on_batch(n, rows_so_far)`` is called after each.
 
     Commits when ``conn`` had no transaction open; inside a caller's transaction it becomes a
     savepoint and the caller commits. On any error nothing of the load remains.
@@ -108,6 +115,8 @@ def load_window(
     check_rows_in_batch(table, frame, start=start, end=end, symbols=wanted, interval=interval)
     quarantine = None if rejected is None else quarantine_frame(
         table, rejected, run_id=run_id, partition_key=partition_key)
+    spare = spared_keys(table, rejected, frame)
+    skipped_list = sorted(set(skipped) - set(wanted))
 
     timings: dict[str, float] = {"validate": _time.perf_counter() - started}
     with conn.transaction():
@@ -116,15 +125,18 @@ def load_window(
         bk.lock_symbols(conn, table, wanted)
         decompressed = bk.decompress_window(conn, caps, table, start, end)
         timings["prepare"], mark = _lap(mark)
-        deleted = bk.delete_window(conn, table, start=start, end=end, symbols=wanted, interval=interval)
+        deleted, deleted_events = bk.delete_window(conn, table, start=start, end=end, symbols=wanted,
+                                                   interval=interval, spare=spare)
         timings["delete"], mark = _lap(mark)
         loaded = copy_frame(conn, bk.target(table), frame, batch_rows=batch_rows, on_batch=on_batch)
         timings["copy"], mark = _lap(mark)
         quarantined = bk.write_quarantine(conn, quarantine)
+        changed = bk.changed_event_symbols(table, deleted_events, frame)
         ingest_id = bk.write_ingest_log(
             conn, table=table, interval=interval, start=start, end=end, symbols=wanted, mode="replace",
             rows_deleted=deleted, rows_loaded=loaded, rows_updated=0, rows_quarantined=quarantined,
-            source=source, run_id=run_id, partition_key=partition_key,
+            source=source, run_id=run_id, partition_key=partition_key, symbols_changed=changed,
+            symbols_skipped=skipped_list,
         )
         timings["log"], mark = _lap(mark)
     timings["commit"], mark = _lap(mark)
@@ -133,6 +145,8 @@ def load_window(
         rows_deleted=deleted, rows_loaded=loaded, rows_updated=0, rows_unchanged=0,
         rows_quarantined=quarantined, chunks_decompressed=decompressed, ingest_id=ingest_id,
         seconds=_time.perf_counter() - started, timings=timings,
+        symbols_changed=tuple(changed) if changed is not None else None, symbols_skipped=tuple(skipped_list),
+        keys_spared=len(spare[0]),
     )
 
 

@@ -115,6 +115,27 @@ def resolve_interval(table: str, frame: pl.DataFrame, interval: str | None) -> s
     return found[0]
 
 
+def spared_keys(table: str, rejected: pl.DataFrame | None,
+                valid: pl.DataFrame | None = None) -> tuple[list[str], list[datetime]]:
+    """(key, time) of rejected rows: a load never deletes the stored row a rejected row would replace.
+
+    The key is the symbol (the contract for options) beside ``time``; rows with a NULL key cannot
+    match a stored row and are left out, and so are keys a valid row of the batch replaces anyway.
+    """
+    if rejected is None or rejected.height == 0 or "time" not in rejected.columns:
+        return [], []
+    key = "contract_symbol" if table.startswith("options_") else "symbol"
+    if key not in rejected.columns:
+        if "row_data" not in rejected.columns:
+            return [], []
+        rejected = rejected.with_columns(
+            pl.col("row_data").str.json_path_match(f"$.{key}").alias(key))
+    rows = rejected.select(pl.col(key).cast(pl.String), pl.col("time").cast(schemas.UTC_TS)).drop_nulls().unique()
+    if valid is not None and valid.height:
+        rows = rows.join(valid.select(pl.col(key), pl.col("time")), on=[key, "time"], how="anti")
+    return rows.get_column(key).to_list(), rows.get_column("time").to_list()
+
+
 def quarantine_frame(table: str, rejected: pl.DataFrame, *, run_id: str | None,
                      partition_key: str | None) -> pl.DataFrame:
     """``rejected`` (the table's columns, any subset, plus ``rule`` and ``detail``) as quarantine rows.
@@ -126,8 +147,13 @@ def quarantine_frame(table: str, rejected: pl.DataFrame, *, run_id: str | None,
             raise IngestError(f"{table}: rejected rows need a {needed!r} column")
     if rejected.get_column("rule").null_count():
         raise IngestError(f"{table}: every rejected row needs a rule")
-    data_cols = [c for c in rejected.columns if c not in ("rule", "detail")]
-    row_data = (pl.struct(data_cols).struct.json_encode() if data_cols else pl.lit("{}"))
+    if "row_data" in rejected.columns:
+        # Validation already encoded the original row; encoding the frame again would nest it as a
+        # JSON string inside a JSON object, which nothing can resubmit.
+        row_data = pl.col("row_data").cast(pl.String)
+    else:
+        data_cols = [c for c in rejected.columns if c not in ("rule", "detail", "table_name")]
+        row_data = (pl.struct(data_cols).struct.json_encode() if data_cols else pl.lit("{}"))
     symbol = pl.col("symbol").cast(pl.String) if "symbol" in rejected.columns else pl.lit(None, pl.String)
     when = pl.col("time").cast(schemas.UTC_TS) if "time" in rejected.columns else pl.lit(None, schemas.UTC_TS)
     return rejected.select(

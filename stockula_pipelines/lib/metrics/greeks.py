@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from stockula_pipelines.lib.ingest.copy import copy_frame
-from stockula_pipelines.lib.metrics import load_sql, pending_loads, record_refresh
+from stockula_pipelines.lib.metrics import load_sql, lock_target, pending_loads, record_refresh
 from stockula_pipelines.lib.quant.black_scholes import bsm_greeks
 from stockula_pipelines.lib.quant.implied_vol import REASONS, implied_volatility, mid_price, time_to_expiry
 
@@ -81,6 +81,7 @@ def refresh_option_greeks(conn: psycopg.Connection, *, risk_free_rate: float, ru
 
 def _refresh_option_greeks(conn: psycopg.Connection, *, risk_free_rate: float, run_id: str | None = None) -> GreeksReport:
     report = GreeksReport(risk_free_rate=risk_free_rate)
+    lock_target(conn, TARGET)
     loads = pending_loads(conn, TARGET, list(TABLES))
     if not loads:
         return report
@@ -109,7 +110,7 @@ def _refresh_option_greeks(conn: psycopg.Connection, *, risk_free_rate: float, r
     if yields:
         report.dividend_yield_mean = float(np.mean(np.concatenate(yields)))
     record_refresh(conn, target=TARGET, window=report.window, method="bsm", rows=report.contracts,
-                   last_ingest_id=loads[-1]["ingest_id"], run_id=run_id)
+                   covers=[x["ingest_id"] for x in loads], run_id=run_id)
     return report
 
 

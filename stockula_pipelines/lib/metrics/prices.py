@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from stockula_pipelines.lib.ingest.copy import copy_frame
-from stockula_pipelines.lib.metrics import load_sql, pending_loads, record_refresh
+from stockula_pipelines.lib.metrics import load_sql, lock_target, pending_loads, record_refresh
 from stockula_pipelines.lib.quant.returns import compute_price_metrics
 
 TARGET = "price_metrics"
@@ -110,6 +110,7 @@ def refresh_price_metrics(conn: psycopg.Connection, *, window: int = 21, run_id:
 
 def _refresh_price_metrics(conn: psycopg.Connection, *, window: int = 21, run_id: str | None = None) -> PriceMetricsReport:
     report = PriceMetricsReport()
+    lock_target(conn, TARGET)
     loads = pending_loads(conn, TARGET, ["price_history", "dividends", "splits"])
     if not loads:
         return report
@@ -133,7 +134,7 @@ def _refresh_price_metrics(conn: psycopg.Connection, *, window: int = 21, run_id
     report.symbols_windowed = sorted(set(starts) - full)
     report.symbols_full_history = sorted(full)
     record_refresh(conn, target=TARGET, window=report.window, method="windowed+lookback",
-                   rows=report.rows_updated, last_ingest_id=loads[-1]["ingest_id"], run_id=run_id)
+                   rows=report.rows_updated, covers=[x["ingest_id"] for x in loads], run_id=run_id)
     return report
 
 

@@ -1,12 +1,22 @@
 """Yahoo Finance through the ``yfinance`` package, one symbol at a time.
 
 * prices / dividends / splits: ``Ticker(sym).history(start, end, interval, auto_adjust=False,
-  actions=True)``; dividends and splits reuse the daily history of the same window, so one cached
-  response serves all three;
-* option chains: ``Ticker.options`` then ``option_chain(expiry)`` for EVERY listed expiry; the
-  snapshot time of a symbol's chains is when its expiry list was fetched (cached with it, so a re-run
-  within the TTL reloads identical keys); Yahoo serves only the current chain, so a snapshot date
-  older than :data:`MAX_SNAPSHOT_AGE_DAYS` is refused rather than mislabelled;
+  actions=True)`` for the window, fetched together with the symbol's complete split history
+  (``history(period="max", interval="1d", actions=True)``'s ``Stock Splits``) and cached with it as one
+  entry. Yahoo split-adjusts OHLC, volume and dividends even with ``auto_adjust=False``, and re-adjusts
+  after every split; they are made raw with that history (rule in :mod:`.yahoo_adjust`), and a daily
+  window's ``Stock Splits`` must agree with it. ``Ticker.splits`` would download the same max history
+  but answers a hidden error with an empty Series, indistinguishable from "never split"; asking for the
+  history ourselves lets its price rows prove the answer is real. Dividends and splits reuse the daily
+  window response, so one entry serves all three;
+* empty responses: yfinance hides errors and returns empty frames, so an empty window is "nothing came
+  back", never cached and never confirmed empty; a window whose bars arrived vouches for its absent
+  dividends and splits (:meth:`YFinanceSource.confirms_empty`);
+* option chains: ``Ticker.options`` then ``option_chain(expiry)`` for EVERY listed expiry. Yahoo serves
+  only the live chain, so a chain can be fetched only for the current session (the latest whose open
+  has passed); any other snapshot date is refused. Rows are timed at that session's close (the
+  snapshot's identity) with ``fetched_at`` = when the expiry list was fetched (cached with it, so a
+  re-run within the TTL reloads identical rows);
 * stocks: ``Ticker.info``.
 
 Rate limits (``YFRateLimitError`` / HTTP 429) are retried with exponential backoff and full jitter;
@@ -19,11 +29,12 @@ from __future__ import annotations
 import random
 import time as _time
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from types import ModuleType
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
+import numpy as np
+import pandas as pd
 import polars as pl
 
 from stockula_pipelines.lib.cache import (
@@ -42,16 +53,21 @@ from stockula_pipelines.lib.normalize import (
 from stockula_pipelines.lib.schemas import empty_frame
 from stockula_pipelines.lib.sources.base import (
     DEFAULT_EXCHANGE_TZ,
+    SourceConfigError,
     SourceError,
     in_window,
     require_utc_window,
     resolve_symbols,
 )
+from stockula_pipelines.lib.sources.yahoo_adjust import (
+    split_history,
+    splits_from_history_frame,
+    window_split_mismatch,
+)
 
 T = TypeVar("T")
 
 DEFAULT_UNIVERSE = ("AAPL", "MSFT", "AMZN", "GOOGL", "META", "NVDA", "JPM", "XOM", "JNJ", "SPY")
-MAX_SNAPSHOT_AGE_DAYS = 4  # covers a long weekend: Friday's chain is still "the current one" on Tuesday
 
 
 class SourceRateLimitError(SourceError):
@@ -68,6 +84,7 @@ class YFinanceSource:
         cache: NullCache | None = None,
         symbols: Sequence[str] | None = None,
         exchange_tz: str = DEFAULT_EXCHANGE_TZ,
+        exchange: str = "XNYS",
         max_retries: int = 5,
         base_delay: float = 1.0,
         max_delay: float = 60.0,
@@ -81,6 +98,7 @@ class YFinanceSource:
         self.cache = cache if cache is not None else NullCache()
         self._symbols = [s.upper() for s in (symbols or DEFAULT_UNIVERSE)]
         self.exchange_tz = exchange_tz
+        self.exchange = exchange  # the calendar whose sessions date the option snapshots
         self.max_retries = max_retries
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -89,6 +107,8 @@ class YFinanceSource:
         self.clock = clock
         self.last_stats: dict[str, int] = {}
         self._tickers: dict[str, Any] = {}
+        # (symbol, start, end) of daily windows whose response carried bars: their empty actions are real
+        self._daily_with_bars: set[tuple[str, datetime, datetime]] = set()
 
     def _ticker(self, symbol: str) -> Any:
         # One Ticker per symbol: yfinance remembers the expiry list on it, so option_chain(expiry)
@@ -127,6 +147,7 @@ class YFinanceSource:
         raise AssertionError("unreachable")
 
     def _history(self, symbol: str, start: datetime, end: datetime, interval: str):
+        """The window's frame and the split history of the same moment, or (None, None) if empty."""
         args = {"start": start.astimezone(UTC).isoformat(), "end": end.astimezone(UTC).isoformat(),
                 "interval": interval, "auto_adjust": False, "actions": True}
 
@@ -135,20 +156,53 @@ class YFinanceSource:
                 start=start, end=end, interval=interval, auto_adjust=False, actions=True))
             if frame is None:
                 raise SourceError(f"history({interval}) returned nothing", source=self.name, symbol=symbol)
-            return {"frame": frame_to_bytes(frame)}
+            if len(frame.index) == 0:
+                return {}  # a holiday, a delisting or a hidden error: yfinance does not say which
+            splits = self._split_history(symbol)
+            if interval == "1d":
+                shown = split_history(self._splits_of(frame, symbol, "history(1d)"))
+                problem = window_split_mismatch(shown, split_history(splits), start, end, self.exchange_tz)
+                if problem:
+                    raise SourceError(f"history(1d): {problem}; the responses describe different moments, "
+                                      "retry", source=self.name, symbol=symbol)
+            return {"frame": frame_to_bytes(frame), "splits": json_to_bytes(splits)}
 
-        return frame_from_bytes(self.cache.fetch("history", symbol, args, fetch)["frame"])
+        parts = self.cache.fetch("history", symbol, args, fetch)
+        if not parts:
+            return None, None
+        return frame_from_bytes(parts["frame"]), split_history(json_from_bytes(parts["splits"]))
+
+    def _split_history(self, symbol: str) -> list[tuple[str, float]]:
+        what = "history(period=max)"
+        frame = self._call(symbol, what, lambda: self._ticker(symbol).history(
+            period="max", interval="1d", auto_adjust=False, actions=True))
+        prices = frame[[c for c in ("Open", "High", "Low", "Close") if c in frame.columns]] \
+            if isinstance(frame, pd.DataFrame) else None
+        if prices is None or prices.empty or not np.isfinite(prices.to_numpy(dtype=float)).any():
+            raise SourceError(f"{what} (the split history) came back without prices, which is how yfinance "
+                              "reports a hidden error; without it the split-adjusted bars cannot be made raw",
+                              source=self.name, symbol=symbol)
+        return self._splits_of(frame, symbol, what)
+
+    def _splits_of(self, frame: pd.DataFrame, symbol: str, what: str) -> list[tuple[str, float]]:
+        try:
+            return splits_from_history_frame(frame, self.exchange_tz)
+        except ValueError as exc:
+            raise SourceError(f"{what}: {exc}", source=self.name, symbol=symbol) from exc
 
     def _normalized(self, symbols, start, end, interval) -> NormalizedHistory:
         require_utc_window(start, end, source=self.name)
         prices, dividends, splits = [], [], []
         stats = {"dropped_all_nan": 0, "dropped_duplicates": 0}
         for symbol in resolve_symbols(symbols, self._symbols):
-            h = history_from_pandas(self._history(symbol, start, end, interval), symbol,
-                                    interval=interval, exchange_tz=self.exchange_tz, source=self.name)
+            frame, history = self._history(symbol, start, end, interval)
+            h = history_from_pandas(frame, symbol, interval=interval, exchange_tz=self.exchange_tz,
+                                    source=self.name, split_history=history)
             prices.append(in_window(h.prices, start, end))
             dividends.append(in_window(h.dividends, start, end))
             splits.append(in_window(h.splits, start, end))
+            if interval == "1d" and prices[-1].height:
+                self._daily_with_bars.add((symbol, start, end))
             stats["dropped_all_nan"] += h.dropped_all_nan
             stats["dropped_duplicates"] += h.dropped_duplicates
         self.last_stats = stats
@@ -159,6 +213,14 @@ class YFinanceSource:
             **stats,
         )
 
+    def confirms_empty(self, kind: str, symbol: str, start: datetime, end: datetime) -> bool:
+        """Dividends and splits: only when this window's daily response carried bars (so "no action"
+        is Yahoo's answer, not a hidden error). Bars never: yfinance reports errors as empty frames.
+        Options never: there is no history to check an empty chain against."""
+        if kind in ("dividends", "splits"):
+            return (symbol, start, end) in self._daily_with_bars
+        return False
+
     # --- MarketDataSource -------------------------------------------------------------------------
     def universe(self) -> list[str]:
         return list(self._symbols)
@@ -166,10 +228,13 @@ class YFinanceSource:
     def stocks(self, symbols: Sequence[str] | None = None) -> pl.DataFrame:
         rows = []
         for symbol in resolve_symbols(symbols, self._symbols):
-            parts = self.cache.fetch("info", symbol, {}, lambda s=symbol: {
-                "info": json_to_bytes(self._call(s, "info", lambda: dict(self._ticker(s).info or {})))})
-            rows.append(stock_from_info(json_from_bytes(parts["info"]), symbol))
+            parts = self.cache.fetch("info", symbol, {}, lambda s=symbol: self._fetch_info(s))
+            rows.append(stock_from_info(json_from_bytes(parts["info"]) if parts else {}, symbol))
         return pl.concat(rows) if rows else empty_frame("stocks")
+
+    def _fetch_info(self, symbol: str) -> dict[str, bytes]:
+        info = dict(self._call(symbol, "info", lambda: self._ticker(symbol).info) or {})
+        return {"info": json_to_bytes(info)} if info else {}  # an empty info is a miss, not a fact
 
     def price_bars(self, symbols, start: datetime, end: datetime, interval: str) -> pl.DataFrame:
         return self._normalized(symbols, start, end, interval).prices
@@ -181,11 +246,6 @@ class YFinanceSource:
         return self._normalized(symbols, start, end, "1d").splits
 
     def option_chains(self, symbols, snapshot_date: date) -> tuple[pl.DataFrame, pl.DataFrame]:
-        today = self.clock().astimezone(ZoneInfo(self.exchange_tz)).date()
-        if snapshot_date > today or today - snapshot_date > timedelta(days=MAX_SNAPSHOT_AGE_DAYS):
-            raise SourceError(
-                f"option snapshot {snapshot_date} is not current (today is {today} in {self.exchange_tz}); "
-                "Yahoo serves only the live chain", source=self.name)
         calls, puts = [], []
         for symbol in resolve_symbols(symbols, self._symbols):
             c, p = self._symbol_chains(symbol, snapshot_date)
@@ -194,34 +254,74 @@ class YFinanceSource:
         return (pl.concat(calls) if calls else empty_frame("options_calls"),
                 pl.concat(puts) if puts else empty_frame("options_puts"))
 
+    def _calendar(self):
+        from stockula_pipelines.lib.calendar import get_calendar
+
+        cal = get_calendar(self.exchange)
+        if str(cal.tz) != self.exchange_tz:
+            raise SourceConfigError(f"exchange {self.exchange} is in {cal.tz}, not {self.exchange_tz}",
+                                    source=self.name)
+        return cal
+
+    def _require_current(self, symbol: str, snapshot_date: date) -> None:
+        """Refuse to fetch a chain for any session but the current one: Yahoo has no chain history, so
+        what it serves now would be mislabelled as another session's snapshot."""
+        now = self.clock().astimezone(UTC)
+        cal = self._calendar()
+        now_ns = int(now.timestamp() * 1_000_000) * 1000
+        i = int(np.searchsorted(cal.opens_ns, now_ns, side="right")) - 1
+        current = cal.sessions[i].item() if i >= 0 else None
+        if snapshot_date != current:
+            raise SourceError(
+                f"option chain for {snapshot_date} cannot be fetched on {now:%Y-%m-%dT%H:%M}Z: Yahoo serves only "
+                f"the chain of the current session ({current}); there is no history",
+                source=self.name, symbol=symbol)
+
+    def _session_close(self, symbol: str, snapshot_date: date) -> datetime:
+        try:
+            return self._calendar().session_open_close(snapshot_date)[1]
+        except ValueError as exc:
+            raise SourceError(f"option snapshot {snapshot_date}: {exc}", source=self.name, symbol=symbol) from exc
+
     def _symbol_chains(self, symbol: str, snapshot_date: date):
-        listing = json_from_bytes(self.cache.fetch(
-            "options", symbol, {"snapshot_date": snapshot_date.isoformat()},
-            lambda: {"listing": json_to_bytes({
-                "expiries": list(self._call(symbol, "options", lambda: self._ticker(symbol).options) or ()),
-                "fetched_at": self.clock().astimezone(UTC).replace(microsecond=0).isoformat(),
-            })})["listing"])
-        snapshot_time = datetime.fromisoformat(listing["fetched_at"])
+        day = {"snapshot_date": snapshot_date.isoformat()}
+        # The current-session check runs only on a cache miss: a chain cached while its session was
+        # current stays that session's chain, so a late re-run within the TTL reloads the same rows.
+        parts = self.cache.fetch("options", symbol, day, lambda: self._fetch_listing(symbol, snapshot_date))
+        if not parts:
+            return [], []
+        listing = json_from_bytes(parts["listing"])
+        snapshot_time = self._session_close(symbol, snapshot_date)
+        fetched_at = datetime.fromisoformat(listing["fetched_at"])
         calls, puts = [], []
         for expiry in listing["expiries"]:
-            parts = self.cache.fetch("option_chain", symbol,
-                                     {"expiry": expiry, "snapshot_date": snapshot_date.isoformat()},
-                                     lambda e=expiry: self._fetch_chain(symbol, e))
+            parts = self.cache.fetch("option_chain", symbol, {"expiry": expiry, **day},
+                                     lambda e=expiry: self._fetch_chain(symbol, e, snapshot_date))
+            if not parts:
+                continue
             underlying = json_from_bytes(parts["underlying"]) or {}
             price = underlying.get("regularMarketPrice")
             common = {"symbol": symbol, "expiration_date": date.fromisoformat(expiry),
-                      "snapshot_date": snapshot_date, "snapshot_time": snapshot_time,
+                      "snapshot_date": snapshot_date, "snapshot_time": snapshot_time, "fetched_at": fetched_at,
                       "underlying_price": float(price) if price is not None else None, "source": self.name}
-            if "calls" in parts:
-                calls.append(option_chain_frame(frame_from_bytes(parts["calls"]), **common))
-                puts.append(option_chain_frame(frame_from_bytes(parts["puts"]), **common))
+            calls.append(option_chain_frame(frame_from_bytes(parts["calls"]), **common))
+            puts.append(option_chain_frame(frame_from_bytes(parts["puts"]), **common))
         return calls, puts
 
-    def _fetch_chain(self, symbol: str, expiry: str) -> dict[str, bytes]:
+    def _fetch_listing(self, symbol: str, snapshot_date: date) -> dict[str, bytes]:
+        self._require_current(symbol, snapshot_date)
+        expiries = list(self._call(symbol, "options", lambda: self._ticker(symbol).options) or ())
+        if not expiries:
+            return {}  # no listed expiry, or a hidden error: asked again next time
+        return {"listing": json_to_bytes({
+            "expiries": expiries, "fetched_at": self.clock().astimezone(UTC).replace(microsecond=0).isoformat()})}
+
+    def _fetch_chain(self, symbol: str, expiry: str, snapshot_date: date) -> dict[str, bytes]:
+        self._require_current(symbol, snapshot_date)  # the listing may have outlived an expiry's entry
         chain = self._call(symbol, f"option_chain({expiry})", lambda: self._ticker(symbol).option_chain(expiry))
-        parts = {"underlying": json_to_bytes(getattr(chain, "underlying", None))}
+        calls, puts = getattr(chain, "calls", None), getattr(chain, "puts", None)
         # yfinance returns calls=None when Yahoo has no chain for the expiry (delisted contract series).
-        if getattr(chain, "calls", None) is not None and getattr(chain, "puts", None) is not None:
-            parts["calls"] = frame_to_bytes(chain.calls)
-            parts["puts"] = frame_to_bytes(chain.puts)
-        return parts
+        if calls is None or puts is None or (len(calls) == 0 and len(puts) == 0):
+            return {}
+        return {"underlying": json_to_bytes(getattr(chain, "underlying", None)),
+                "calls": frame_to_bytes(calls), "puts": frame_to_bytes(puts)}

@@ -15,6 +15,8 @@ outside_window            time not in the half-open ``window`` [start, end) (onl
 duplicate_key             several rows share the table's key but differ in value: ALL copies are
                           rejected (none can be trusted over another); identical copies are
                           collapsed to one silently and counted as ``identical_duplicates``
+missing_value             a column the table declares NOT NULL (other than the key and the prices,
+                          which have their own rules) is null: e.g. a bar without a volume
 missing_price             price_history: an OHLC value is null, NaN or infinite
 non_positive_price        price_history: an OHLC value <= 0
 low_above_high            price_history: low > high
@@ -59,12 +61,22 @@ REJECTED_SCHEMA = {
 
 RULES = (
     "missing_key", "empty_symbol", "invalid_symbol", "unknown_symbol", "outside_window", "duplicate_key",
-    "missing_price", "non_positive_price", "low_above_high", "open_outside_range", "close_outside_range",
+    "missing_value", "missing_price", "non_positive_price", "low_above_high", "open_outside_range", "close_outside_range",
     "negative_volume", "negative_quote", "bid_above_ask", "non_positive_strike", "expired_before_snapshot",
     "non_positive_amount", "non_positive_ratio",
 )
 
 OHLC = ("open_price", "high_price", "low_price", "close_price")
+
+# NOT NULL columns of sql/0003-0005 that no more specific rule covers: a NULL there would abort the
+# whole multi-symbol COPY on the constraint, so the row is quarantined instead.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "price_history": ("date", "volume", "source"),
+    "options_calls": ("snapshot_date", "expiration_date", "source"),
+    "options_puts": ("snapshot_date", "expiration_date", "source"),
+    "dividends": ("ex_date", "source"),
+    "splits": ("ex_date", "source"),
+}
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,11 @@ def _rules(table: str, key: tuple[str, ...], window, known_symbols) -> list[tupl
     rules.append(("duplicate_key", pl.len().over(key) > 1,
                   pl.format("{} rows share key ({}) with different values", pl.len().over(key),
                             pl.lit(", ".join(key)))))
+    required = [c for c in REQUIRED.get(table, ()) if c not in key]
+    if required:
+        rules.append(("missing_value", pl.any_horizontal([pl.col(c).is_null() for c in required]),
+                      pl.concat_str([pl.when(pl.col(c).is_null()).then(pl.lit(c)) for c in required],
+                                    separator=", ", ignore_nulls=True) + pl.lit(" missing")))
     if table == "price_history":
         o, h, lo, c = (pl.col(x) for x in OHLC)
         # polars orders NaN above every number, so a missing price would also "exceed" the range;
