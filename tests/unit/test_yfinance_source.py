@@ -33,6 +33,9 @@ AAPL_ROWS = [
 ]
 
 
+AAPL_SPLITS = {"1987-06-16": 2.0, "2000-06-21": 2.0, "2005-02-28": 2.0, "2014-06-09": 7.0, "2020-08-31": 4.0}
+
+
 def make(fake: FakeYFinance, **kwargs) -> tuple[YFinanceSource, list[float]]:
     sleeps: list[float] = []
     kwargs.setdefault("symbols", ["AAPL"])
@@ -44,8 +47,9 @@ def make(fake: FakeYFinance, **kwargs) -> tuple[YFinanceSource, list[float]]:
 @pytest.fixture()
 def fake() -> FakeYFinance:
     fake = FakeYFinance()
-    fake.histories[("AAPL", "1d")] = daily_frame(AAPL_ROWS, dividends={"2024-03-11": 0.24},
-                                                 splits={"2024-03-12": 4.0})
+    # AAPL's last split (4:1) was ex 2020-08-31: these 2024 bars are shown as they traded.
+    fake.histories[("AAPL", "1d")] = daily_frame(AAPL_ROWS, dividends={"2024-03-11": 0.24})
+    fake.split_histories["AAPL"] = AAPL_SPLITS
     return fake
 
 
@@ -59,8 +63,9 @@ def test_daily_bars_are_raw_utc_at_exchange_midnight(fake):
     assert bars["close_price"].to_list() == [170.73, 172.75, 173.23]  # Close, not Adj Close
     assert bars["volume"].to_list() == [76114600, 60139500, 59825400]
     assert set(bars["source"]) == {"yfinance"}
-    call = fake.history_kwargs[0]
+    call, complete = fake.history_kwargs
     assert call["auto_adjust"] is False and call["actions"] is True and call["interval"] == "1d"
+    assert complete["period"] == "max" and complete["actions"] is True  # the split history, same moment
 
 
 def test_intraday_index_in_exchange_time_keeps_the_exchange_trading_date(fake):
@@ -76,12 +81,20 @@ def test_intraday_index_in_exchange_time_keeps_the_exchange_trading_date(fake):
 
 
 def test_dividends_and_stock_splits_columns_become_action_rows(fake):
+    # A made-up 4:1 split ex 2024-03-12 inside the window: Yahoo shows the bars and the dividend
+    # before it divided by 4, so they come back multiplied by 4; the split row itself is as shown.
+    fake.histories[("AAPL", "1d")] = daily_frame(AAPL_ROWS, dividends={"2024-03-11": 0.24},
+                                                 splits={"2024-03-12": 4.0})
+    fake.split_histories["AAPL"] = {**AAPL_SPLITS, "2024-03-12": 4.0}
     source, _ = make(fake)
     divs = source.dividends(None, *MARCH)
     splits = source.splits(None, *MARCH)
-    assert divs.select("symbol", "ex_date", "amount").rows() == [("AAPL", date(2024, 3, 11), 0.24)]
+    assert divs.select("symbol", "ex_date", "amount").rows() == [("AAPL", date(2024, 3, 11), 0.96)]
     assert divs["time"][0] == datetime(2024, 3, 11, 4, tzinfo=UTC)
     assert splits.select("ex_date", "ratio").rows() == [(date(2024, 3, 12), 4.0)]
+    bars = source.price_bars(None, *MARCH, "1d")
+    assert bars["close_price"].to_list() == [170.73 * 4, 172.75 * 4, 173.23]
+    assert bars["volume"].to_list() == [76114600 // 4, 60139500 // 4, 59825400]
 
 
 def test_empty_history_for_a_holiday_or_delisted_symbol_is_an_empty_typed_frame(fake):
@@ -89,6 +102,50 @@ def test_empty_history_for_a_holiday_or_delisted_symbol_is_an_empty_typed_frame(
     bars = source.price_bars(None, *MARCH, "1d")
     assert bars.height == 0 and bars.schema == pl.Schema(PRICE_HISTORY)
     assert source.dividends(None, *MARCH).height == 0
+    assert fake.calls["history_max"] == 0  # nothing to un-adjust: the split history is not asked for
+    # yfinance answers an error with the same empty frame: nothing here vouches for an empty window
+    assert not any(source.confirms_empty(k, "GONE", *MARCH) for k in ("bars", "dividends", "splits", "options"))
+
+
+def test_only_a_window_whose_bars_arrived_confirms_its_empty_actions(fake):
+    fake.histories[("AAPL", "1d")] = daily_frame(AAPL_ROWS)  # no dividend, no split in March
+    source, _ = make(fake)
+    assert not source.confirms_empty("dividends", "AAPL", *MARCH)  # not asked yet: nothing to vouch for
+    assert source.dividends(["AAPL"], *MARCH).height == 0 and source.splits(["AAPL"], *MARCH).height == 0
+    assert source.confirms_empty("dividends", "AAPL", *MARCH) and source.confirms_empty("splits", "AAPL", *MARCH)
+    assert not source.confirms_empty("dividends", "AAPL", MARCH[0], datetime(2024, 3, 9, tzinfo=UTC))
+    assert not source.confirms_empty("bars", "AAPL", *MARCH)  # empty bars can always be a hidden error
+    assert not source.confirms_empty("options", "AAPL", *MARCH)
+
+
+def test_a_split_history_that_fails_or_comes_back_empty_fails_the_symbol(fake):
+    fake.fail_first("AAPL", "history_max", KeyError("chart"))
+    source, _ = make(fake)
+    with pytest.raises(SourceError, match=r"yfinance AAPL: history\(period=max\) failed: KeyError"):
+        source.price_bars(["AAPL"], *MARCH, "1d")
+    source, _ = make(fake)
+    source.yf.Ticker = lambda symbol, real=fake.Ticker: _MaxEmpty(real(symbol))
+    with pytest.raises(SourceError, match=r"AAPL: history\(period=max\) \(the split history\) came back without prices"):
+        source.price_bars(["AAPL"], *MARCH, "1d")
+
+
+class _MaxEmpty:
+    """A ticker whose complete history hides an error as yfinance does: an empty frame."""
+
+    def __init__(self, ticker) -> None:
+        self.ticker = ticker
+
+    def history(self, **kwargs):
+        return yfinance.utils.empty_df() if kwargs.get("period") == "max" else self.ticker.history(**kwargs)
+
+
+def test_window_splits_disagreeing_with_the_split_history_are_refused(fake):
+    # The window shows a split the (older) history does not know: un-adjusting would be off by 4.
+    fake.histories[("AAPL", "1d")] = daily_frame(AAPL_ROWS, splits={"2024-03-12": 4.0})
+    source, _ = make(fake)
+    with pytest.raises(SourceError, match=r"AAPL: history\(1d\): the window's Stock Splits \[2024-03-12 x4\] "
+                                          r"disagree with the split history's \[none\]"):
+        source.splits(["AAPL"], *MARCH)
 
 
 def test_all_nan_rows_dropped_and_counted(fake):
@@ -177,7 +234,8 @@ def test_option_chains_are_fetched_for_every_expiry(fake):
     assert calls.schema == pl.Schema(OPTIONS) and puts.schema == pl.Schema(OPTIONS)
     assert sorted(set(calls["expiration_date"])) == [date(2024, 3, 15), date(2024, 3, 22), date(2024, 4, 19)]
     assert calls.height == 9 and puts.height == 6
-    assert set(calls["time"]) == {datetime(2024, 3, 8, 21, 0, 5, tzinfo=UTC)}
+    assert set(calls["time"]) == {datetime(2024, 3, 8, 21, tzinfo=UTC)}  # the session's close: its identity
+    assert set(calls["fetched_at"]) == set(puts["fetched_at"]) == {datetime(2024, 3, 8, 21, 0, 5, tzinfo=UTC)}
     assert set(calls["underlying_price"]) == {170.73}
     assert calls["contract_symbol"][0] == "AAPL240315C00165000"
 
@@ -192,11 +250,34 @@ def test_zero_bid_ask_kept_and_nan_volume_open_interest_become_null(fake):
     assert deep["volume"] is None and deep["open_interest"] is None
 
 
-def test_stale_option_snapshot_date_is_refused(fake):
+def test_an_option_chain_of_another_session_is_refused(fake):
     _chains(fake)
-    source, _ = make(fake)
-    with pytest.raises(SourceError, match="option snapshot 2024-02-01 is not current"):
-        source.option_chains(None, date(2024, 2, 1))
+    monday = YFinanceSource(yf_module=fake, symbols=["AAPL"], clock=lambda: datetime(2024, 3, 11, 15, tzinfo=UTC))
+    with pytest.raises(SourceError, match=r"^yfinance AAPL: option chain for 2024-03-08 cannot be fetched on "
+                                          r"2024-03-11T15:00Z: Yahoo serves only the chain of the current session "
+                                          r"\(2024-03-11\); there is no history$"):
+        monday.option_chains(["AAPL"], date(2024, 3, 8))
+    with pytest.raises(SourceError, match=r"chain for 2024-03-12 cannot be fetched .* \(2024-03-11\)"):
+        monday.option_chains(["AAPL"], date(2024, 3, 12))  # the future is not served either
+    assert fake.calls["options"] == 0 and fake.calls["option_chain"] == 0
+
+
+def test_an_option_chain_fetched_before_the_next_open_is_the_last_sessions(fake):
+    _chains(fake)
+    # Saturday, and Monday before the open (13:29 UTC, EDT): Friday's session is still the current one.
+    for now in (datetime(2024, 3, 9, 12, tzinfo=UTC), datetime(2024, 3, 11, 13, 29, tzinfo=UTC)):
+        source = YFinanceSource(yf_module=fake, symbols=["AAPL"], clock=lambda now=now: now)
+        calls, _ = source.option_chains(["AAPL"], date(2024, 3, 8))
+        assert set(calls["time"]) == {datetime(2024, 3, 8, 21, tzinfo=UTC)}
+        assert set(calls["fetched_at"]) == {now} and set(calls["snapshot_date"]) == {date(2024, 3, 8)}
+    during = YFinanceSource(yf_module=fake, symbols=["AAPL"], clock=lambda: datetime(2024, 3, 11, 15, tzinfo=UTC))
+    assert set(during.option_chains(["AAPL"], date(2024, 3, 11))[0]["time"]) == {datetime(2024, 3, 11, 20, tzinfo=UTC)}
+
+
+def test_an_empty_expiry_list_gives_no_chain(fake):
+    source, _ = make(fake)  # no chains scripted: Ticker.options is ()
+    calls, puts = source.option_chains(["AAPL"], date(2024, 3, 8))
+    assert calls.height == puts.height == 0 and calls.schema == pl.Schema(OPTIONS)
 
 
 def test_stocks_from_info(fake):
