@@ -13,6 +13,7 @@ import pandas as pd
 import polars as pl
 import pytest
 import redis
+import yfinance
 from fixtures.fake_yfinance import FakeYFinance, Options, chain_frame, daily_frame, option_rows
 
 from stockula_pipelines.lib.cache import (
@@ -22,6 +23,7 @@ from stockula_pipelines.lib.cache import (
     frame_from_bytes,
     frame_to_bytes,
 )
+from stockula_pipelines.lib.sources.base import SourceError
 from stockula_pipelines.lib.sources.yfinance_source import YFinanceSource
 
 pytestmark = pytest.mark.integration
@@ -96,7 +98,8 @@ def test_rerun_within_ttl_makes_no_request(cache, redis_url):
     stocks = first.stocks()
     calls, puts = first.option_chains(None, date(2024, 3, 8))
     requests_made = sum(fake.calls.values())
-    assert requests_made == 1 + 1 + 1 + 2  # history, info, options listing, one chain per expiry
+    # window history + its split history (period=max), info, options listing, one chain per expiry
+    assert requests_made == 1 + 1 + 1 + 1 + 2
 
     # a new process would build a new source; only Redis carries the responses over
     again = _source(fake, ResponseCache.from_url(redis_url, 600, cache.prefix),
@@ -150,3 +153,59 @@ def test_null_cache_always_fetches():
     source.stocks()
     assert fake.calls["info"] == 2
     assert isinstance(source.price_bars(None, *MARCH, "1d"), pl.DataFrame)
+
+
+def _keys(cache: ResponseCache) -> list[bytes]:
+    return list(cache.client.scan_iter(match=cache.prefix + "*"))
+
+
+def test_an_empty_history_is_never_cached(cache):
+    fake = _fake()
+    source = YFinanceSource(yf_module=fake, cache=cache, symbols=["GONE"], sleep=lambda s: None)
+    assert source.price_bars(None, *MARCH, "1d").height == 0  # yfinance's empty frame: holiday or hidden error
+    assert _keys(cache) == []
+    source.price_bars(None, *MARCH, "1d")
+    assert fake.calls["history"] == 2  # asked again, not replayed from the cache
+    assert fake.calls["history_max"] == 0
+
+
+def test_a_failed_history_or_split_history_is_never_cached(cache):
+    fake = _fake()
+    fake.fail_first("AAPL", "history", KeyError("chart"))
+    fake.fail_first("AAPL", "history_max", yfinance.exceptions.YFException("Yahoo is down"))
+    source = _source(fake, cache)
+    with pytest.raises(SourceError, match=r"AAPL: history\(1d\) failed"):
+        source.price_bars(None, *MARCH, "1d")
+    with pytest.raises(SourceError, match=r"AAPL: history\(period=max\) failed"):
+        source.price_bars(None, *MARCH, "1d")  # the window came back, its split history did not
+    assert _keys(cache) == []
+    assert source.price_bars(None, *MARCH, "1d").height == 2
+    [key] = _keys(cache)
+    assert set(cache.client.hkeys(key)) == {b"frame", b"splits"}  # the bars and the splits they need
+    source.price_bars(None, *MARCH, "1d")
+    assert (fake.calls["history"], fake.calls["history_max"]) == (3, 2)
+
+
+def test_an_empty_expiry_list_or_info_is_never_cached(cache):
+    fake = _fake()
+    fake.chains.pop("AAPL")
+    fake.infos.pop("AAPL")
+    source = _source(fake, cache)
+    assert source.option_chains(None, date(2024, 3, 8))[0].height == 0
+    assert source.stocks()["name"].to_list() == [None]
+    assert _keys(cache) == []
+    source.option_chains(None, date(2024, 3, 8))
+    assert fake.calls["options"] == 2
+
+
+def test_a_chain_cached_in_its_session_reloads_the_same_rows_after_it(cache, redis_url):
+    fake = _fake()
+    calls, _ = _source(fake, cache).option_chains(None, date(2024, 3, 8))
+    assert set(calls["time"]) == {datetime(2024, 3, 8, 21, tzinfo=UTC)}
+    monday = datetime(2024, 3, 11, 15, tzinfo=UTC)  # the next session is open: Yahoo now serves its chain
+    again, _ = _source(fake, ResponseCache.from_url(redis_url, 600, cache.prefix), clock=monday).option_chains(
+        None, date(2024, 3, 8))
+    assert again.equals(calls) and fake.calls["options"] == 1
+    with pytest.raises(SourceError, match=r"option chain for 2024-03-08 cannot be fetched on 2024-03-11T15:00Z"):
+        _source(fake, NullCache(), clock=monday).option_chains(None, date(2024, 3, 8))
+

@@ -87,7 +87,33 @@ def test_option_snapshot_defaults_to_session_close_and_daily_close(copy):
     (copy / "options" / "AAPL" / "2024-03-08" / "snapshot.json").unlink()
     calls, _ = FilesSource(copy).option_chains(["AAPL"], date(2024, 3, 8))
     assert set(calls["time"]) == {datetime(2024, 3, 8, 21, tzinfo=UTC)}  # 16:00 EST
+    assert set(calls["fetched_at"]) == {datetime(2024, 3, 8, 21, tzinfo=UTC)}
     assert set(calls["underlying_price"]) == {170.729996}
+
+
+def test_option_snapshot_time_is_the_close_and_snapshot_json_says_when_it_was_fetched(copy):
+    # A chain recorded the next morning still belongs to the session it was the chain of.
+    (copy / "options" / "AAPL" / "2024-03-08" / "snapshot.json").write_text(
+        '{"time": "2024-03-09T14:05:00+00:00", "underlying_price": 170.73}')
+    calls, puts = FilesSource(copy).option_chains(["AAPL"], date(2024, 3, 8))
+    assert set(calls["time"]) == set(puts["time"]) == {datetime(2024, 3, 8, 21, tzinfo=UTC)}
+    assert set(calls["fetched_at"]) == {datetime(2024, 3, 9, 14, 5, tzinfo=UTC)}
+
+
+def test_a_file_vouches_for_its_empty_windows_and_no_file_for_none(copy):
+    source = FilesSource(copy)
+    feb = (datetime(2024, 2, 12, tzinfo=UTC), datetime(2024, 2, 17, tzinfo=UTC))
+    assert source.dividends(["AAPL"], *MARCH).height == 0 and source.confirms_empty("dividends", "AAPL", *MARCH)
+    assert source.confirms_empty("splits", "AAPL", *MARCH)
+    assert not source.confirms_empty("dividends", "MSFT", *MARCH)  # no dividends/MSFT.csv: unknown
+    assert not source.confirms_empty("bars", "AAPL", *feb)  # not asked: the interval is unknown
+    assert source.price_bars(["AAPL"], *feb, "1d").height == 0 and source.confirms_empty("bars", "AAPL", *feb)
+    assert source.price_bars(["MSFT"], *feb, "5m").height == 0
+    assert not source.confirms_empty("bars", "MSFT", *feb)  # no prices_5m/MSFT.csv
+    day = (datetime(2024, 3, 8, 5, tzinfo=UTC), datetime(2024, 3, 9, 5, tzinfo=UTC))
+    assert source.confirms_empty("options", "AAPL", *day)  # a snapshot directory was recorded that day
+    assert not source.confirms_empty("options", "AAPL", datetime(2024, 3, 7, 5, tzinfo=UTC), day[0])
+    assert not source.confirms_empty("options", "MSFT", *day)
 
 
 def test_bad_number_names_file_line_and_column(copy):
@@ -150,3 +176,12 @@ def test_market_data_resource_builds_the_files_source():
     resource = MarketDataResource(source="files", files_dir=str(SAMPLE))
     built = resource.get_source()
     assert isinstance(built, FilesSource) and built.universe() == ["AAPL", "MSFT"]
+    assert built.split_adjusted  # Yahoo's exports are split-adjusted
+
+
+def test_files_split_adjusted_setting_reaches_the_source():
+    from stockula_pipelines.lib.sources import make_source
+    from stockula_pipelines.settings import Settings
+
+    assert make_source(Settings(source="files", files_dir=SAMPLE)).split_adjusted is True
+    assert make_source(Settings(source="files", files_dir=SAMPLE, files_split_adjusted=False)).split_adjusted is False

@@ -122,6 +122,7 @@ def test_option_chain_frame():
                              snapshot_date=date(2024, 3, 8), snapshot_time=datetime(2024, 3, 8, 21, tzinfo=UTC),
                              underlying_price=170.73)
     assert out.schema == pl.Schema(OPTIONS)
+    assert set(out["fetched_at"]) == {datetime(2024, 3, 8, 21, tzinfo=UTC)}  # a recording that does not say
     assert out.select("contract_symbol", "strike", "bid", "ask", "volume", "in_the_money").rows() == [
         ("AAPL240315C00170000", 170.0, 2.4, 2.6, 100, True), ("AAPL240315C00250000", 250.0, 0.0, 0.0, None, False)]
     with pytest.raises(NormalizationError, match="naive"):
@@ -137,3 +138,61 @@ def test_stock_from_info_falls_back_and_nulls():
     assert row.row(0) == ("SPY", "SPDR S&P 500", None, None, None, None, "USD")
     with pytest.raises(NormalizationError, match="SPY: marketCap 'big'"):
         stock_from_info({"marketCap": "big"}, "SPY")
+
+
+def test_split_history_unadjusts_by_the_splits_after_each_bar():
+    from stockula_pipelines.lib.sources.yahoo_adjust import split_history
+
+    # AAPL's splits before 2020 (2, 2, 2, 7): a 1987-06-15 bar is shown divided by 2*2*2*7 = 56, one
+    # on the ex-date 1987-06-16 already traded split, so it is shown divided by 28 only.
+    history = split_history([(date(1987, 6, 16), 2.0), (date(2000, 6, 21), 2.0), (date(2005, 2, 28), 2.0),
+                             (date(2014, 6, 9), 7.0)])
+    frame = daily_frame([("1987-06-15", 1.0, 1.0, 1.0, 1.0, 5600), ("1987-06-16", 1.0, 1.0, 1.0, 1.0, 2800),
+                         ("2014-06-09", 93.7, 94.0, 93.0, 93.7, 75415000)],
+                        dividends={"1987-06-15": 0.001}, splits={"1987-06-16": 2.0})
+    h = history_from_pandas(frame, "AAPL", interval="1d", exchange_tz=NY, split_history=history)
+    assert h.prices["close_price"].to_list() == [56.0, 28.0, 93.7]
+    assert h.prices["volume"].to_list() == [100, 100, 75415000]
+    assert h.dividends["amount"].to_list() == [pytest.approx(0.056)]
+    assert h.splits["ratio"].to_list() == [2.0]  # split rows are never adjusted
+    raw = history_from_pandas(frame, "AAPL", interval="1d", exchange_tz=NY)
+    assert raw.prices["close_price"].to_list() == [1.0, 1.0, 93.7]  # no history: taken as raw
+
+
+def test_a_reverse_split_multiplies_volume_and_divides_price():
+    from stockula_pipelines.lib.sources.yahoo_adjust import split_history
+
+    # 1-for-10 (ratio 0.1): Yahoo shows earlier bars multiplied by 10 and volumes divided by 10.
+    frame = daily_frame([("2024-03-07", 20.0, 21.0, 19.0, 20.0, 1000), ("2024-03-08", 2.1, 2.2, 2.0, 2.1, 9000)],
+                        splits={"2024-03-08": 0.1})
+    h = history_from_pandas(frame, "X", interval="1d", exchange_tz=NY,
+                            split_history=split_history([(date(2024, 3, 8), 0.1)]))
+    assert h.prices["close_price"].to_list() == [pytest.approx(2.0), 2.1]
+    assert h.prices["volume"].to_list() == [10000, 9000]
+
+
+def test_intraday_bars_unadjust_by_their_exchange_date():
+    from fixtures.fake_yfinance import intraday_frame
+
+    from stockula_pipelines.lib.sources.yahoo_adjust import split_history
+
+    # 19:55 New York on 2024-06-07 is 2024-06-07 23:55 UTC: still before NVDA's 10:1 of 2024-06-10
+    frame = intraday_frame([("2024-06-07 19:55", 120.9, 121.0, 120.8, 120.9, 1000),
+                            ("2024-06-10 09:30", 120.4, 121.0, 120.0, 120.9, 5000)])
+    h = history_from_pandas(frame, "NVDA", interval="5m", exchange_tz=NY,
+                            split_history=split_history([(date(2024, 6, 10), 10.0)]))
+    assert h.prices["close_price"].to_list() == [pytest.approx(1209.0), 120.9]
+    assert h.prices["volume"].to_list() == [100, 5000]
+
+
+def test_option_rows_keep_the_snapshot_time_and_the_fetch_time_apart():
+    rows = option_rows("AAPL", "2024-03-15", "C", [170])
+    out = option_chain_frame(chain_frame(rows), symbol="AAPL", expiration_date=date(2024, 3, 15),
+                             snapshot_date=date(2024, 3, 8), snapshot_time=datetime(2024, 3, 8, 21, tzinfo=UTC),
+                             fetched_at=datetime(2024, 3, 9, 14, tzinfo=UTC), underlying_price=170.73)
+    assert out.select("time", "fetched_at").row(0) == (datetime(2024, 3, 8, 21, tzinfo=UTC),
+                                                       datetime(2024, 3, 9, 14, tzinfo=UTC))
+    with pytest.raises(NormalizationError, match="fetch time"):
+        option_chain_frame(chain_frame(rows), symbol="AAPL", expiration_date=date(2024, 3, 15),
+                           snapshot_date=date(2024, 3, 8), snapshot_time=datetime(2024, 3, 8, 21, tzinfo=UTC),
+                           fetched_at=datetime(2024, 3, 9, 14), underlying_price=None)
