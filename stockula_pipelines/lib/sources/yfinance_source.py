@@ -12,11 +12,7 @@
 * empty responses: yfinance hides errors and returns empty frames, so an empty window is "nothing came
   back", never cached and never confirmed empty; a window whose bars arrived vouches for its absent
   dividends and splits (:meth:`YFinanceSource.confirms_empty`);
-* option chains: ``Ticker.options`` then ``option_chain(expiry)`` for EVERY listed expiry. Yahoo serves
-  only the live chain, so a chain can be fetched only for the current session (the latest whose open
-  has passed); any other snapshot date is refused. Rows are timed at that session's close (the
-  snapshot's identity) with ``fetched_at`` = when the expiry list was fetched (cached with it, so a
-  re-run within the TTL reloads identical rows);
+* option chains: only the current session's, as Yahoo has no history (:mod:`.yfinance_options`);
 * stocks: ``Ticker.info``.
 
 Rate limits (``YFRateLimitError`` / HTTP 429) are retried with exponential backoff and full jitter;
@@ -29,7 +25,7 @@ from __future__ import annotations
 import random
 import time as _time
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -47,13 +43,11 @@ from stockula_pipelines.lib.cache import (
 from stockula_pipelines.lib.normalize import (
     NormalizedHistory,
     history_from_pandas,
-    option_chain_frame,
     stock_from_info,
 )
 from stockula_pipelines.lib.schemas import empty_frame
 from stockula_pipelines.lib.sources.base import (
     DEFAULT_EXCHANGE_TZ,
-    SourceConfigError,
     SourceError,
     in_window,
     require_utc_window,
@@ -64,6 +58,7 @@ from stockula_pipelines.lib.sources.yahoo_adjust import (
     splits_from_history_frame,
     window_split_mismatch,
 )
+from stockula_pipelines.lib.sources.yfinance_options import OptionChainsMixin
 
 T = TypeVar("T")
 
@@ -74,7 +69,7 @@ class SourceRateLimitError(SourceError):
     """Still rate limited after the configured number of retries."""
 
 
-class YFinanceSource:
+class YFinanceSource(OptionChainsMixin):
     name = "yfinance"
 
     def __init__(
@@ -244,84 +239,3 @@ class YFinanceSource:
 
     def splits(self, symbols, start: datetime, end: datetime) -> pl.DataFrame:
         return self._normalized(symbols, start, end, "1d").splits
-
-    def option_chains(self, symbols, snapshot_date: date) -> tuple[pl.DataFrame, pl.DataFrame]:
-        calls, puts = [], []
-        for symbol in resolve_symbols(symbols, self._symbols):
-            c, p = self._symbol_chains(symbol, snapshot_date)
-            calls.extend(c)
-            puts.extend(p)
-        return (pl.concat(calls) if calls else empty_frame("options_calls"),
-                pl.concat(puts) if puts else empty_frame("options_puts"))
-
-    def _calendar(self):
-        from stockula_pipelines.lib.calendar import get_calendar
-
-        cal = get_calendar(self.exchange)
-        if str(cal.tz) != self.exchange_tz:
-            raise SourceConfigError(f"exchange {self.exchange} is in {cal.tz}, not {self.exchange_tz}",
-                                    source=self.name)
-        return cal
-
-    def _require_current(self, symbol: str, snapshot_date: date) -> None:
-        """Refuse to fetch a chain for any session but the current one: Yahoo has no chain history, so
-        what it serves now would be mislabelled as another session's snapshot."""
-        now = self.clock().astimezone(UTC)
-        cal = self._calendar()
-        now_ns = int(now.timestamp() * 1_000_000) * 1000
-        i = int(np.searchsorted(cal.opens_ns, now_ns, side="right")) - 1
-        current = cal.sessions[i].item() if i >= 0 else None
-        if snapshot_date != current:
-            raise SourceError(
-                f"option chain for {snapshot_date} cannot be fetched on {now:%Y-%m-%dT%H:%M}Z: Yahoo serves only "
-                f"the chain of the current session ({current}); there is no history",
-                source=self.name, symbol=symbol)
-
-    def _session_close(self, symbol: str, snapshot_date: date) -> datetime:
-        try:
-            return self._calendar().session_open_close(snapshot_date)[1]
-        except ValueError as exc:
-            raise SourceError(f"option snapshot {snapshot_date}: {exc}", source=self.name, symbol=symbol) from exc
-
-    def _symbol_chains(self, symbol: str, snapshot_date: date):
-        day = {"snapshot_date": snapshot_date.isoformat()}
-        # The current-session check runs only on a cache miss: a chain cached while its session was
-        # current stays that session's chain, so a late re-run within the TTL reloads the same rows.
-        parts = self.cache.fetch("options", symbol, day, lambda: self._fetch_listing(symbol, snapshot_date))
-        if not parts:
-            return [], []
-        listing = json_from_bytes(parts["listing"])
-        snapshot_time = self._session_close(symbol, snapshot_date)
-        fetched_at = datetime.fromisoformat(listing["fetched_at"])
-        calls, puts = [], []
-        for expiry in listing["expiries"]:
-            parts = self.cache.fetch("option_chain", symbol, {"expiry": expiry, **day},
-                                     lambda e=expiry: self._fetch_chain(symbol, e, snapshot_date))
-            if not parts:
-                continue
-            underlying = json_from_bytes(parts["underlying"]) or {}
-            price = underlying.get("regularMarketPrice")
-            common = {"symbol": symbol, "expiration_date": date.fromisoformat(expiry),
-                      "snapshot_date": snapshot_date, "snapshot_time": snapshot_time, "fetched_at": fetched_at,
-                      "underlying_price": float(price) if price is not None else None, "source": self.name}
-            calls.append(option_chain_frame(frame_from_bytes(parts["calls"]), **common))
-            puts.append(option_chain_frame(frame_from_bytes(parts["puts"]), **common))
-        return calls, puts
-
-    def _fetch_listing(self, symbol: str, snapshot_date: date) -> dict[str, bytes]:
-        self._require_current(symbol, snapshot_date)
-        expiries = list(self._call(symbol, "options", lambda: self._ticker(symbol).options) or ())
-        if not expiries:
-            return {}  # no listed expiry, or a hidden error: asked again next time
-        return {"listing": json_to_bytes({
-            "expiries": expiries, "fetched_at": self.clock().astimezone(UTC).replace(microsecond=0).isoformat()})}
-
-    def _fetch_chain(self, symbol: str, expiry: str, snapshot_date: date) -> dict[str, bytes]:
-        self._require_current(symbol, snapshot_date)  # the listing may have outlived an expiry's entry
-        chain = self._call(symbol, f"option_chain({expiry})", lambda: self._ticker(symbol).option_chain(expiry))
-        calls, puts = getattr(chain, "calls", None), getattr(chain, "puts", None)
-        # yfinance returns calls=None when Yahoo has no chain for the expiry (delisted contract series).
-        if calls is None or puts is None or (len(calls) == 0 and len(puts) == 0):
-            return {}
-        return {"underlying": json_to_bytes(getattr(chain, "underlying", None)),
-                "calls": frame_to_bytes(calls), "puts": frame_to_bytes(puts)}
