@@ -7,8 +7,9 @@
   after every split; they are made raw with that history (rule in :mod:`.yahoo_adjust`), and a daily
   window's ``Stock Splits`` must agree with it. ``Ticker.splits`` would download the same max history
   but answers a hidden error with an empty Series, indistinguishable from "never split"; asking for the
-  history ourselves lets its price rows prove the answer is real. Dividends and splits reuse the daily
-  window response, so one entry serves all three;
+  history ourselves lets its price rows prove the answer is real. It costs a second request per window
+  and symbol; a split history cached apart from the bars could predate a split the bars already show.
+  Dividends and splits reuse the daily window response, so one entry serves all three;
 * empty responses: yfinance hides errors and returns empty frames, so an empty window is "nothing came
   back", never cached and never confirmed empty; a window whose bars arrived vouches for its absent
   dividends and splits (:meth:`YFinanceSource.confirms_empty`);
