@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from stockula_pipelines.automation import automation_sensor
 from stockula_pipelines.defs import (
     aggregates,
     analytics,
@@ -25,6 +26,7 @@ defs = dg.Definitions.merge(
     curated.definitions(),
     quality.definitions(),
     dg.Definitions(
+        sensors=[automation_sensor()],
         resources={
             "timescale": TimescaleResource(),
             "market_data": MarketDataResource(),

@@ -21,9 +21,14 @@ are never partitions.
 
 Options snapshots (``options_snapshot``) use the daily partitions.
 
-The module-level definitions use the default start and window length (no settings are read at
-import); call the ``build_*`` functions for others. Exclusions reach as far as the calendar does
-(two years past the day the code location was loaded).
+The module-level definitions begin at ``STOCKULA_HISTORY_START`` (daily and monthly; default
+2000-01-03) and at the later of that and ``STOCKULA_INTRADAY_HISTORY_START`` (intraday). They are the
+one setting read when the code location loads, because they shape the partitions themselves; they
+hold nothing secret. Call the ``build_*`` functions for other starts. Exclusions reach as far as the
+calendar does (two years past the day the code location was loaded).
+
+A key outside the partitions (before the start) is answered by :func:`check_keys_in_range` with one
+line naming the range and the setting that moves it.
 """
 
 from __future__ import annotations
@@ -32,9 +37,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from stockula_pipelines.lib.calendar import DEFAULT_EXCHANGE, get_calendar
+from stockula_pipelines.lib.calendar import CALENDAR_FIRST_DAY, DEFAULT_EXCHANGE, get_calendar
+from stockula_pipelines.settings import SettingsError, get_settings
 
-DEFAULT_START = date(2024, 1, 2)
+DEFAULT_START = date(2000, 1, 3)
 DEFAULT_INTRADAY_WINDOW_MINUTES = 60
 DAILY_FMT = "%Y-%m-%d"
 INTRADAY_FMT = "%Y-%m-%d-%H:%M"
@@ -166,9 +172,38 @@ def build_monthly_partitions(start: date = DEFAULT_START, exchange: str = DEFAUL
     )
 
 
-daily_partitions = build_daily_partitions()
-intraday_partitions = build_intraday_partitions()
+class PartitionRangeError(ValueError):
+    """A requested partition key lies outside the partitions; the message names the range and setting."""
+
+
+def history_starts() -> tuple[date, date]:
+    """(daily/monthly start, intraday start) from the settings, checked against the calendar."""
+    settings = get_settings()
+    start = settings.history_start
+    if start < CALENDAR_FIRST_DAY:
+        raise SettingsError(f"STOCKULA_HISTORY_START={start.isoformat()} is before the exchange calendar's first "
+                            f"day {CALENDAR_FIRST_DAY.isoformat()}; use {CALENDAR_FIRST_DAY.isoformat()} or later")
+    return start, max(start, settings.intraday_history_start)
+
+
+def check_keys_in_range(partitions: dg.PartitionsDefinition, keys: list[str], *, what: str) -> None:
+    """Raise :class:`PartitionRangeError` unless every key in ``keys`` is one of ``partitions``'."""
+    first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
+    for key in keys:
+        if not partitions.has_partition_key(key):
+            setting = "STOCKULA_INTRADAY_HISTORY_START" if what == "intraday" else "STOCKULA_HISTORY_START"
+            reason = ("is before the first partition" if first and key < first else
+                      "is after the last partition (the calendar ends two years ahead)" if last and key > last
+                      else "is not a trading day (or not a window start) of the exchange calendar")
+            raise PartitionRangeError(
+                f"{what} partition {key} {reason}: the {what} partitions run {first}..{last}; "
+                f"set {setting} (a date) to move where they begin, then reload the code location")
+
+
+_daily_start, _intraday_start = history_starts()
+daily_partitions = build_daily_partitions(start=_daily_start)
+intraday_partitions = build_intraday_partitions(start=_intraday_start)
 options_snapshot_partitions = daily_partitions
 # Dividends and splits are sparse (a few hundred a year for the default universe): a month per
 # partition keeps a multi-year backfill to a few dozen partitions instead of hundreds.
-corporate_action_partitions = build_monthly_partitions()
+corporate_action_partitions = build_monthly_partitions(start=_daily_start)

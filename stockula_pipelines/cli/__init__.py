@@ -3,6 +3,7 @@
     stockula stack up|down|status        the native stack on loopback (infra/local)
     stockula db migrate|capabilities|url  schema and connection helpers
     stockula demo                         load a recent window from the synthetic source
+    stockula backfill ASSET --from --to   load a range of partitions in one run
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from stockula_pipelines.settings import SettingsError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stockula", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    from stockula_pipelines.cli import db, demo, stack
+    from stockula_pipelines.cli import backfill, db, demo, stack
 
     stack.register(sub)
     db.register(sub)
     demo.register(sub)
+    backfill.register(sub)
     return parser
 
 

@@ -37,7 +37,7 @@ PRICE_HISTORY = {
 
 OPTIONS = {  # options_calls and options_puts share it
     "time": UTC_TS,  # snapshot time: the close of snapshot_date's session (the snapshot's identity)
-    "fetched_at": UTC_TS,  # when the source was asked (after the close, before the next session opens)
+    "fetched_at": UTC_TS,  # when the source was asked: after the session opened, before the next one opens
     "snapshot_date": pl.Date,
     "symbol": pl.String,
     "contract_symbol": pl.String,

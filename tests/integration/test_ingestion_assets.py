@@ -80,7 +80,8 @@ def test_every_ingestion_asset_fills_its_table(clean_db: TestDatabase):
     for selection, key in (
         (["market/price_history"], DAY),
         (["market/options_calls", "market/options_puts"], DAY),
-        (["market/price_history_intraday"], f"{DAY}-10:30"),
+        # Intraday partitions begin at STOCKULA_INTRADAY_HISTORY_START (2025-01-02 by default).
+        (["market/price_history_intraday"], "2025-07-07-10:30"),
         (["market/dividends", "market/splits"], "2024-01"),
     ):
         assert _run(clean_db, selection, key).success, selection
@@ -100,7 +101,7 @@ def test_every_ingestion_asset_fills_its_table(clean_db: TestDatabase):
     assert counts["daily"] == 8 and counts["calls"] > 100 and counts["puts"] == counts["calls"]
     # 10:30-11:30 New York (EDT) is 14:30-15:30 UTC: twelve 5-minute bars per symbol.
     assert counts["intraday"] == 8 * 12
-    assert intraday_span == (datetime(2024, 7, 5, 14, 30, tzinfo=UTC), datetime(2024, 7, 5, 15, 25, tzinfo=UTC))
+    assert intraday_span == (datetime(2025, 7, 7, 14, 30, tzinfo=UTC), datetime(2025, 7, 7, 15, 25, tzinfo=UTC))
     assert counts["dividends"] >= 1
 
 

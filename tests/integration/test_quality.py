@@ -118,11 +118,11 @@ def test_good_prices_pass_every_check_and_are_recorded(clean_db):
     results = price_results(clean_db)
     assert failed(results) == set()
     assert set(results) == {"no_duplicates", "ohlc_consistent", "value_bounds", "null_rate",
-                            "price_jump_without_split", "no_missing_trading_days"}
+                            "price_jump_without_split", "no_missing_trading_days", "source_coverage"}
     with admin(clean_db) as conn:
         rows = conn.execute("SELECT check_name, passed, window_start, partition_key, run_id "
                             "FROM quality.data_quality_results WHERE asset_key = %s", (PH,)).fetchall()
-    assert len(rows) == 6 and all(r[1] and r[2] == WINDOW[0] and r[3] == "2024-03-08" for r in rows)
+    assert len(rows) == 7 and all(r[1] and r[2] == WINDOW[0] and r[3] == "2024-03-08" for r in rows)
 
 
 def test_ohlc_inconsistency_fails_blocking_error(clean_db):
@@ -383,7 +383,7 @@ def test_good_dividends_pass_and_defects_outside_the_month_do_not_count(clean_db
     with admin(clean_db) as conn:
         insert(conn, "dividends", dividends() + outside)
     results = table_results(clean_db, "dividends", MONTH)
-    assert set(results) == {"no_duplicates", "value_bounds"} and failed(results) == set()
+    assert set(results) == {"no_duplicates", "value_bounds", "source_coverage"} and failed(results) == set()
     assert results["value_bounds"].total_count == 3
     engines_agree(clean_db, "dividends", MONTH)
 
@@ -424,7 +424,7 @@ def test_good_splits_pass(clean_db):
     with admin(clean_db) as conn:
         insert(conn, "splits", splits())
     results = table_results(clean_db, "splits", MONTH)
-    assert set(results) == {"no_duplicates", "value_bounds"} and failed(results) == set()
+    assert set(results) == {"no_duplicates", "value_bounds", "source_coverage"} and failed(results) == set()
     engines_agree(clean_db, "splits", MONTH)
 
 

@@ -13,6 +13,10 @@ from stockula_pipelines.lib import calendar as cal
 AS_OF = datetime(2025, 1, 15, 12, tzinfo=UTC)
 
 
+# The module-level intraday partitions begin at STOCKULA_INTRADAY_HISTORY_START (2025 by default);
+# these tests pin 2024's sessions, so they build their own.
+INTRADAY_2024 = parts.build_intraday_partitions(start=date(2024, 1, 2))
+
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
@@ -68,7 +72,7 @@ def test_holiday_is_not_a_partition_key():
 
 
 def test_intraday_keys_follow_the_session():
-    got = keys(parts.intraday_partitions)
+    got = keys(INTRADAY_2024)
     on = lambda day: [k[11:] for k in got if k.startswith(day)]  # noqa: E731
     assert on("2024-07-05") == ["09:30", "10:30", "11:30", "12:30", "13:30", "14:30", "15:30"]
     assert on("2024-11-29") == ["09:30", "10:30", "11:30", "12:30"]  # early close at 13:00
@@ -82,7 +86,7 @@ def test_intraday_windows_are_clipped_to_the_session():
     assert parts.partition_window("2024-11-29-12:30") == (utc(2024, 11, 29, 17, 30), utc(2024, 11, 29, 18, 0))
     assert parts.partition_window("2024-03-11-09:30")[0] == utc(2024, 3, 11, 13, 30)
     for day in ("2024-07-05", "2024-11-29"):
-        windows = [parts.partition_window(k) for k in keys(parts.intraday_partitions) if k.startswith(day)]
+        windows = [parts.partition_window(k) for k in keys(INTRADAY_2024) if k.startswith(day)]
         assert windows == cal.intraday_windows(date.fromisoformat(day), 60)
 
 

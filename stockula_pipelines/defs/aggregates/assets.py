@@ -7,6 +7,7 @@ materialisation catches up whatever loads happened before it, whichever partitio
 import dagster as dg
 from psycopg import sql
 
+from stockula_pipelines.automation import after_upstream_loads
 from stockula_pipelines.lib.aggregates import AGGREGATES, RefreshResult, load_sql, refresh_aggregate
 from stockula_pipelines.resources.timescale import TimescaleResource
 
@@ -61,7 +62,7 @@ def _build(name: str, upstream: dg.AssetKey, description: str) -> dg.AssetsDefin
         kinds=KINDS,
         deps=[upstream],
         description=description,
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=after_upstream_loads,
         owners=["team:data-platform"],
         metadata={"grain": agg.grain, "source": f"market.{agg.source_table}",
                   "intervals": ",".join(agg.intervals or ()) or "all"},
@@ -95,7 +96,7 @@ options_puts_volume_daily = _build("options_puts_volume_daily", *_SPECS["options
     kinds=KINDS,
     deps=[dg.AssetKey(["aggregates", "options_calls_volume_daily"]),
           dg.AssetKey(["aggregates", "options_puts_volume_daily"])],
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=after_upstream_loads,
     owners=["team:data-platform"],
     metadata={"grain": "day"},
 )

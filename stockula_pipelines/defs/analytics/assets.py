@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from stockula_pipelines.automation import after_upstream_loads
 from stockula_pipelines.lib.metrics.greeks import refresh_option_greeks
 from stockula_pipelines.lib.metrics.prices import refresh_price_metrics
 from stockula_pipelines.resources.timescale import TimescaleResource
@@ -28,6 +29,7 @@ def _window_meta(window) -> dict[str, dg.MetadataValue]:
     deps=[dg.AssetKey(["market", "price_history"]), dg.AssetKey(["market", "dividends"]),
           dg.AssetKey(["market", "splits"])],
     owners=["team:data-platform"],
+    automation_condition=after_upstream_loads,
     metadata={"writes": "market.price_history (adj_close_price, daily_return, volatility) of '1d' bars"},
 )
 def price_metrics(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> dg.MaterializeResult:
@@ -38,9 +40,10 @@ def price_metrics(context: dg.AssetExecutionContext, timescale: TimescaleResourc
     touched windows are recomputed with the lookback the rolling window needs, and a symbol with a new
     split or dividend is recomputed over its whole history.
     """
-    window = get_settings().volatility_window
+    settings = get_settings()
+    window = settings.volatility_window
     with timescale.connection() as conn:
-        report = refresh_price_metrics(conn, window=window, run_id=context.run_id)
+        report = refresh_price_metrics(conn, window=window, run_id=context.run.run_id, exchange=settings.exchange)
     context.log.info(
         f"price metrics: {report.loads_processed} load(s), {report.rows_updated} row(s) changed, "
         f"{len(report.symbols_full_history)} symbol(s) recomputed over full history"
@@ -65,6 +68,7 @@ def price_metrics(context: dg.AssetExecutionContext, timescale: TimescaleResourc
     deps=[dg.AssetKey(["market", "options_calls"]), dg.AssetKey(["market", "options_puts"]),
           dg.AssetKey(["market", "dividends"])],
     owners=["team:data-platform"],
+    automation_condition=after_upstream_loads,
     metadata={"writes": "market.options_calls/options_puts (implied_volatility, Greeks, greeks_status)"},
 )
 def option_greeks(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> dg.MaterializeResult:
@@ -76,7 +80,7 @@ def option_greeks(context: dg.AssetExecutionContext, timescale: TimescaleResourc
     """
     rate = get_settings().risk_free_rate
     with timescale.connection() as conn:
-        report = refresh_option_greeks(conn, risk_free_rate=rate, run_id=context.run_id)
+        report = refresh_option_greeks(conn, risk_free_rate=rate, run_id=context.run.run_id)
     unsolved = {k: v for k, v in report.reasons.items() if k != "ok"}
     if unsolved:
         context.log.info(f"option greeks: no implied volatility for {sum(unsolved.values())} contract(s): {unsolved}")

@@ -11,6 +11,8 @@ from typing import Any
 
 import dagster as dg
 
+from stockula_pipelines.automation import after_upstream_loads
+
 from stockula_pipelines.lib.models import (
     Model,
     Project,
@@ -128,6 +130,7 @@ def build_model_asset(project: Project, model: Model) -> dg.AssetsDefinition:
         deps=model_deps(model),
         check_specs=[check_spec(key, r) for r in rendered],
         owners=["team:data-platform"],
+        automation_condition=after_upstream_loads,
         metadata={
             "dagster/column_schema": column_schema(model),
             "dagster/table_name": model.relation,
@@ -156,7 +159,7 @@ def build_model_asset(project: Project, model: Model) -> dg.AssetsDefinition:
         with timescale.connection() as conn:
             results = run_tests(conn, model)
             record_results(conn, [history_row(key, r.rendered, r.failing) for r in results],
-                           run_id=context.run_id)
+                           run_id=context.run.run_id)
         for result in results:
             yield check_result(key, result.rendered, result.failing)
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from stockula_pipelines.automation import default_status
 from stockula_pipelines.lib.calendar import DEFAULT_EXCHANGE, get_calendar
 from stockula_pipelines.partitions import DEFAULT_INTRADAY_WINDOW_MINUTES, INTRADAY_FMT
 
@@ -45,7 +46,8 @@ def _session_today(scheduled: datetime) -> str | None:
     return day.isoformat() if cal.is_trading_day(day) else None
 
 
-@dg.schedule(job=end_of_day_job, cron_schedule="30 17 * * 1-5", execution_timezone=TZ)
+@dg.schedule(job=end_of_day_job, cron_schedule="30 17 * * 1-5", execution_timezone=TZ,
+             default_status=default_status())
 def end_of_day_schedule(context: dg.ScheduleEvaluationContext):
     """After the close on trading days: load that session's daily bars and option chains."""
     day = _session_today(context.scheduled_execution_time)
@@ -54,9 +56,11 @@ def end_of_day_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"eod-{day}", partition_key=day)
 
 
-@dg.schedule(job=corporate_actions_job, cron_schedule="0 19 * * 1-5", execution_timezone=TZ)
+@dg.schedule(job=corporate_actions_job, cron_schedule="0 17 * * 1-5", execution_timezone=TZ,
+             default_status=default_status())
 def corporate_actions_schedule(context: dg.ScheduleEvaluationContext):
-    """Nightly on trading days: reload the month in progress (its dividends and splits so far)."""
+    """After the close on trading days, before the bars: reload the month in progress (its dividends
+    and splits so far), so the bars' jump check already knows a split that goes ex today."""
     day = _session_today(context.scheduled_execution_time)
     if day is None:
         return dg.SkipReason("not a trading day on the exchange calendar")
@@ -73,7 +77,8 @@ def last_completed_intraday_key(now: datetime, minutes: int = DEFAULT_INTRADAY_W
     return done[-1].astimezone(cal.tz).strftime(INTRADAY_FMT) if done else None
 
 
-@dg.schedule(job=intraday_job, cron_schedule="*/15 9-16 * * 1-5", execution_timezone=TZ)
+@dg.schedule(job=intraday_job, cron_schedule="*/15 9-16 * * 1-5", execution_timezone=TZ,
+             default_status=default_status())
 def intraday_schedule(context: dg.ScheduleEvaluationContext):
     """Every 15 minutes during market hours: the latest completed intraday window (idempotent by run_key)."""
     key = last_completed_intraday_key(context.scheduled_execution_time)
@@ -82,7 +87,8 @@ def intraday_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"intraday-{key}", partition_key=key)
 
 
-@dg.schedule(job=reference_data_job, cron_schedule="0 6 * * 1", execution_timezone=TZ)
+@dg.schedule(job=reference_data_job, cron_schedule="0 6 * * 1", execution_timezone=TZ,
+             default_status=default_status())
 def reference_data_schedule(_context: dg.ScheduleEvaluationContext):
     """Weekly, before Monday's session: refresh names, sectors and market caps."""
     return dg.RunRequest()

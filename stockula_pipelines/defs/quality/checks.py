@@ -3,9 +3,15 @@
 One ``multi_asset_check`` per asset runs the suite once per window (on the engine
 ``STOCKULA_QUALITY_ENGINE`` names: compiled SQL by default) and yields every named check from
 it. The checks share the asset's partitions definition (Dagster 1.13 supports partitioned checks), so
-each run checks exactly the window it loaded; run without a partition (e.g. from the UI), a check
-validates the window of the latest load in ``ops.ingest_log``. Every result is also written to
-``quality.data_quality_results``.
+each run checks exactly the window it loaded: one partition, or every day of a range run. Run without
+a partition (e.g. from the UI), a check validates the window of the latest load in ``ops.ingest_log``.
+Every result is also written to ``quality.data_quality_results``.
+
+Dagster files the result of a range run under no partition, which the UI shows as "Skipped" for each
+partition; so a range of up to :data:`MAX_PARTITION_EVALUATIONS` partitions also records one
+evaluation per partition (each day re-checked on its own when the range failed, so a failure lands on
+the days that caused it). Longer backfills keep the one range result: thousands of events per check
+would cost more than the load.
 """
 
 
@@ -13,7 +19,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from stockula_pipelines.lib.expectations.suites import MISSING_DAYS, TABLE_CHECKS, CheckDef
+from stockula_pipelines.lib.expectations.suites import MISSING_DAYS, SOURCE_COVERAGE, TABLE_CHECKS, CheckDef
 from stockula_pipelines.lib.validation import quality
 from stockula_pipelines.partitions import (
     corporate_action_partitions,
@@ -25,6 +31,7 @@ from stockula_pipelines.resources.timescale import TimescaleResource
 from stockula_pipelines.settings import get_settings
 
 MAX_LISTED_FAILURES = 10
+MAX_PARTITION_EVALUATIONS = 100
 
 
 def to_check_result(result: quality.CheckResult) -> dg.AssetCheckResult:
@@ -63,17 +70,45 @@ def _specs(key: dg.AssetKey, checks: tuple[CheckDef, ...], partitions_def) -> li
 
 
 def _window(context, timescale: TimescaleResource, table: str, interval: str | None):
-    """(window, partition_key) the check validates, or None when nothing was ever loaded."""
-    if context.has_partition_key:
-        key = context.partition_key
-        return partition_window(key), key
+    """(window, partition label) the check validates, or None when nothing was ever loaded."""
+    op = context.op_execution_context
+    if op.has_partition_key:
+        return partition_window(op.partition_key), op.partition_key
+    if op.has_partition_key_range:
+        keys = list(op.partition_keys)
+        return (partition_window(keys[0])[0], partition_window(keys[-1])[1]), f"{keys[0]}...{keys[-1]}"
     with timescale.connection() as conn:
         return quality.latest_ingest_window(conn, table, interval)
 
 
+def _log_partition_evaluations(context, key: dg.AssetKey, results: list[quality.CheckResult],
+                               recheck) -> None:
+    """One evaluation per partition of a range run (see the module docstring)."""
+    op = context.op_execution_context
+    if op.has_partition_key or not op.has_partition_key_range:
+        return
+    keys = list(op.partition_keys)
+    if len(keys) > MAX_PARTITION_EVALUATIONS:
+        context.log.info(f"{key.to_user_string()}: {len(keys)} partitions checked as one range "
+                         f"(per-partition results only up to {MAX_PARTITION_EVALUATIONS})")
+        return
+    failed = any(not r.passed for r in results)
+    for partition in keys:
+        per_day = recheck(partition_window(partition), partition) if failed else results
+        for r in per_day:
+            op.log_event(dg.AssetCheckEvaluation(
+                asset_key=key, check_name=r.check_name, passed=r.passed, partition=partition,
+                severity=dg.AssetCheckSeverity.ERROR if r.severity == "ERROR" else dg.AssetCheckSeverity.WARN,
+                metadata={"failing_count": dg.MetadataValue.int(int(r.failing_count)),
+                          "checked_in": dg.MetadataValue.text(
+                              f"range run {keys[0]}...{keys[-1]}" if not failed else "this partition")},
+                description=r.summary,
+            ))
+
+
 def price_checks(key: dg.AssetKey, *, intraday: bool) -> dg.AssetChecksDefinition:
     partitions_def = intraday_partitions if intraday else daily_partitions
-    checks = (*TABLE_CHECKS["price_history"], MISSING_DAYS)
+    checks = (*TABLE_CHECKS["price_history"], MISSING_DAYS, SOURCE_COVERAGE)
 
     @dg.multi_asset_check(
         name=f"{'_'.join(key.path)}_quality", specs=_specs(key, checks, partitions_def), can_subset=False,
@@ -85,11 +120,16 @@ def price_checks(key: dg.AssetKey, *, intraday: bool) -> dg.AssetChecksDefinitio
             yield from _nothing_loaded(key, checks)
             return
         window, partition_key = found
-        with timescale.connection() as conn:
-            results = quality.run_price_checks(
-                conn, timescale.resolved_dsn(), window, asset_key=key.to_user_string(), interval=interval,
-                partition_key=partition_key, run_id=context.op_execution_context.run_id, exchange=get_settings().exchange,
-            )
+
+        def run(window, partition_key, record=True):
+            with timescale.connection() as conn:
+                return quality.run_price_checks(
+                    conn, timescale.resolved_dsn(), window, asset_key=key.to_user_string(), interval=interval,
+                    partition_key=partition_key, run_id=context.op_execution_context.run_id,
+                    exchange=get_settings().exchange, record=record)
+
+        results = run(window, partition_key)
+        _log_partition_evaluations(context, key, results, lambda w, p: run(w, p, record=False))
         for r in results:
             yield to_check_result(r)
 
@@ -98,7 +138,7 @@ def price_checks(key: dg.AssetKey, *, intraday: bool) -> dg.AssetChecksDefinitio
 
 def table_checks(key: dg.AssetKey, table: str, *, partitions_def=daily_partitions) -> dg.AssetChecksDefinition:
     """The table's suite on ``key``; ``partitions_def`` must be the asset's own (None: unpartitioned)."""
-    checks = TABLE_CHECKS[table]
+    checks = TABLE_CHECKS[table] if table == "stocks" else (*TABLE_CHECKS[table], SOURCE_COVERAGE)
 
     @dg.multi_asset_check(
         name=f"{'_'.join(key.path)}_quality", specs=_specs(key, checks, partitions_def), can_subset=False,
@@ -112,11 +152,16 @@ def table_checks(key: dg.AssetKey, table: str, *, partitions_def=daily_partition
                 yield from _nothing_loaded(key, checks)
                 return
         window, partition_key = found
-        with timescale.connection() as conn:
-            results = quality.run_table_checks(
-                conn, timescale.resolved_dsn(), table, window, asset_key=key.to_user_string(),
-                partition_key=partition_key, run_id=context.op_execution_context.run_id,
-            )
+
+        def run(window, partition_key, record=True):
+            with timescale.connection() as conn:
+                return quality.run_table_checks(
+                    conn, timescale.resolved_dsn(), table, window, asset_key=key.to_user_string(),
+                    partition_key=partition_key, run_id=context.op_execution_context.run_id, record=record)
+
+        results = run(window, partition_key)
+        if table != "stocks":
+            _log_partition_evaluations(context, key, results, lambda w, p: run(w, p, record=False))
         for r in results:
             yield to_check_result(r)
 

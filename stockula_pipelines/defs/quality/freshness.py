@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from stockula_pipelines.automation import default_status
+
 from stockula_pipelines.defs.quality.checks import to_check_result
 from stockula_pipelines.lib.validation.quality import record_results
 from stockula_pipelines.lib.validation.quality_freshness import check_freshness
@@ -53,4 +55,5 @@ freshness_schedule = dg.ScheduleDefinition(
     name="freshness_checks_schedule", job=freshness_job, cron_schedule="15 * * * *",
     execution_timezone="America/New_York",
     description="Hourly: are the latest completed sessions loaded?",
+    default_status=default_status(),
 )

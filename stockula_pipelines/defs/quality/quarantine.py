@@ -3,6 +3,8 @@
 
 import dagster as dg
 
+from stockula_pipelines.automation import after_upstream_loads
+
 from stockula_pipelines.lib.validation.quality_quarantine import open_summary, resubmit
 from stockula_pipelines.resources.timescale import TimescaleResource
 
@@ -18,6 +20,7 @@ _COLUMNS = (("table_name", "string"), ("rule", "string"), ("symbol", "string"), 
     deps=[dg.AssetKey(["market", t]) for t in
           ("price_history", "price_history_intraday", "options_calls", "options_puts", "dividends", "splits")],
     description="Open quarantined rows: one row per table, rule, symbol and trading day (from quality.quarantine_summary).",
+    automation_condition=after_upstream_loads,
 )
 def quarantine_report(timescale: TimescaleResource) -> dg.MaterializeResult:
     with timescale.connection() as conn:
@@ -52,7 +55,7 @@ def resubmit_quarantined(context: dg.OpExecutionContext, config: ResubmitConfig,
                          timescale: TimescaleResource) -> dg.Output:
     with timescale.connection() as conn:
         outcome = resubmit(conn, ids=config.ids or None, table=config.table, rule=config.rule,
-                           symbol=config.symbol, run_id=context.run_id)
+                           symbol=config.symbol, run_id=context.run.run_id)
     context.log.info(outcome.describe())
     for qid, rules in sorted(outcome.still_failing.items())[:50]:
         context.log.warning(f"quarantine_id {qid} still fails: {rules}")

@@ -80,6 +80,11 @@ MISSING_DAYS = CheckDef("no_missing_trading_days", "ERROR", True,
                         "Every expected symbol has a bar in the window, and no trading day is skipped "
                         "since its previous bar (exchange calendar).")
 
+# Not a GE expectation either: read from ops.ingest_log, it says which symbols the source left out.
+SOURCE_COVERAGE = CheckDef("source_coverage", "WARN", False,
+                           "The source answered for every symbol asked; the ones it failed or returned nothing "
+                           "for kept their stored rows and are named here.")
+
 TABLE_CHECKS: dict[str, tuple[CheckDef, ...]] = {
     "price_history": PRICE_CHECKS,
     "options_calls": OPTION_CHECKS,

@@ -9,7 +9,7 @@ column stays NULL and ``greeks_status`` says why. Units follow the column commen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -23,6 +23,23 @@ from stockula_pipelines.lib.quant.implied_vol import REASONS, implied_volatility
 
 TARGET = "option_greeks"
 TABLES = ("options_calls", "options_puts")
+# The dividend yield of a snapshot sums the dividends of the trailing year (select_option_quotes.sql):
+# a dividend that changes restates the snapshots of its symbol up to a year after its ex-date.
+YIELD_LOOKBACK = timedelta(days=365)
+
+
+def _work(loads: list[dict]) -> list[tuple[str, datetime, datetime, list[str]]]:
+    """(options table, start, end, symbols) to recompute for the pending loads."""
+    work = []
+    for load in loads:
+        if load["table_name"] in TABLES:
+            work.append((load["table_name"], load["window_start"], load["window_end"], list(load["symbols"])))
+            continue
+        changed = load["symbols_changed"] if load["symbols_changed"] is not None else load["symbols"]
+        if changed:
+            for table in TABLES:
+                work.append((table, load["window_start"], load["window_end"] + YIELD_LOOKBACK, list(changed)))
+    return work
 
 
 @dataclass
@@ -82,17 +99,18 @@ def refresh_option_greeks(conn: psycopg.Connection, *, risk_free_rate: float, ru
 def _refresh_option_greeks(conn: psycopg.Connection, *, risk_free_rate: float, run_id: str | None = None) -> GreeksReport:
     report = GreeksReport(risk_free_rate=risk_free_rate)
     lock_target(conn, TARGET)
-    loads = pending_loads(conn, TARGET, list(TABLES))
+    loads = pending_loads(conn, TARGET, [*TABLES, "dividends"])
     if not loads:
         return report
     report.loads_processed = len(loads)
+    work = _work(loads)
     report.window = (min(x["window_start"] for x in loads), max(x["window_end"] for x in loads))
     yields: list[np.ndarray] = []
-    for load in loads:
-        table = sql.Identifier("market", load["table_name"])
+    for table_name, start, end, symbols in work:
+        table = sql.Identifier("market", table_name)
         cur = conn.execute(
             sql.SQL(load_sql("select_option_quotes")).format(table=table),
-            {"start": load["window_start"], "end": load["window_end"], "symbols": list(load["symbols"])},
+            {"start": start, "end": end, "symbols": symbols},
         )
         names = [d.name for d in cur.description]
         quotes = pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
@@ -100,7 +118,7 @@ def _refresh_option_greeks(conn: psycopg.Connection, *, risk_free_rate: float, r
             continue
         quotes = quotes.with_columns(pl.col(c).cast(pl.Float64) for c in
                                      ("strike", "bid", "ask", "last_price", "underlying_price", "dividend_yield"))
-        out = compute_greeks(quotes, is_call=load["table_name"] == "options_calls", risk_free_rate=risk_free_rate)
+        out = compute_greeks(quotes, is_call=table_name == "options_calls", risk_free_rate=risk_free_rate)
         yields.append(quotes["dividend_yield"].fill_null(0.0).to_numpy())
         _write(conn, table, out)
         report.contracts += len(out)

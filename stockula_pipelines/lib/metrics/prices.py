@@ -17,6 +17,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from stockula_pipelines.lib.calendar import DEFAULT_EXCHANGE, get_calendar
 from stockula_pipelines.lib.ingest.copy import copy_frame
 from stockula_pipelines.lib.metrics import load_sql, lock_target, pending_loads, record_refresh
 from stockula_pipelines.lib.quant.returns import compute_price_metrics
@@ -52,6 +53,9 @@ def _plan(conn: psycopg.Connection, loads: list[dict]) -> tuple[dict[str, dateti
                 {"start": load["window_start"], "symbols": list(load["symbols"])},
             ).fetchall()
             full.update(r[0] for r in rows)
+        elif load.get("symbols_changed") is not None:
+            # The loader compared the events it replaced with those it wrote: only these changed.
+            full.update(load["symbols_changed"])
         elif load["rows_deleted"]:
             # An action may have been removed: which symbol lost it is unknown, so all of them.
             full.update(load["symbols"])
@@ -98,17 +102,19 @@ def _read_actions(conn, symbols: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]
     return dividends, splits
 
 
-def refresh_price_metrics(conn: psycopg.Connection, *, window: int = 21, run_id: str | None = None) -> PriceMetricsReport:
+def refresh_price_metrics(conn: psycopg.Connection, *, window: int = 21, run_id: str | None = None,
+                          exchange: str = DEFAULT_EXCHANGE) -> PriceMetricsReport:
     """Bring the derived columns up to date with every load since the last refresh.
 
     One transaction (a savepoint inside the caller's): the staging table, the updates and the
     watermark in ops.refresh_log commit together or not at all.
     """
     with conn.transaction():
-        return _refresh_price_metrics(conn, window=window, run_id=run_id)
+        return _refresh_price_metrics(conn, window=window, run_id=run_id, exchange=exchange)
 
 
-def _refresh_price_metrics(conn: psycopg.Connection, *, window: int = 21, run_id: str | None = None) -> PriceMetricsReport:
+def _refresh_price_metrics(conn: psycopg.Connection, *, window: int, run_id: str | None,
+                           exchange: str) -> PriceMetricsReport:
     report = PriceMetricsReport()
     lock_target(conn, TARGET)
     loads = pending_loads(conn, TARGET, ["price_history", "dividends", "splits"])
@@ -119,7 +125,8 @@ def _refresh_price_metrics(conn: psycopg.Connection, *, window: int = 21, run_id
     if starts or full:
         closes = _read_closes(conn, starts, full, window)
         dividends, splits = _read_actions(conn, sorted(set(starts) | full))
-        metrics = compute_price_metrics(closes, dividends, splits, window=window)
+        metrics = compute_price_metrics(closes, dividends, splits, window=window,
+                                        sessions=get_calendar(exchange).sessions)
         metrics = metrics.join(closes.select("symbol", "date", "time"), on=["symbol", "date"], how="inner")
         # Rows before a windowed symbol's first touched bar only served as lookback.
         first = pl.DataFrame(

@@ -90,16 +90,37 @@ def adjusted_close(dates, closes, dividends=None, splits=None, *, symbol: str = 
     )
 
 
-def daily_returns(adj_close) -> np.ndarray:
-    """Simple returns ``p[t] / p[t-1] - 1``; NaN on the first bar (and next to a missing close)."""
+def daily_returns(adj_close, consecutive=None) -> np.ndarray:
+    """Simple returns ``p[t] / p[t-1] - 1``; NaN on the first bar (and next to a missing close).
+
+    ``consecutive[t]`` (optional, bool) says whether bar ``t-1`` is the session right before bar
+    ``t``; where it is not (a bar is missing in between) the return spans several days and is NaN
+    rather than passing for a one-day return.
+    """
     p = np.asarray(adj_close, dtype=np.float64)
     out = np.full(p.shape, np.nan)
     with np.errstate(all="ignore"):
         out[1:] = p[1:] / p[:-1] - 1.0
+    if consecutive is not None:
+        out[~np.asarray(consecutive, dtype=bool)] = np.nan
     return out
 
 
-def rolling_volatility(adj_close, window: int = 21) -> np.ndarray:
+def consecutive_sessions(dates, sessions) -> np.ndarray:
+    """``out[t]``: bar ``t-1`` is the trading session immediately before bar ``t`` (False for t=0).
+
+    ``sessions`` are the exchange's trading days (sorted); a date not among them counts as a gap.
+    """
+    days = _as_days(dates)
+    cal = np.asarray(sessions, dtype="datetime64[D]")
+    pos = np.searchsorted(cal, days)
+    known = (pos < cal.size) & (cal[np.minimum(pos, cal.size - 1)] == days)
+    out = np.zeros(days.shape, dtype=bool)
+    out[1:] = known[1:] & known[:-1] & (pos[1:] - pos[:-1] == 1)
+    return out
+
+
+def rolling_volatility(adj_close, window: int = 21, consecutive=None) -> np.ndarray:
     """Annualised volatility: sample std (ddof=1) of the last ``window`` daily log returns * sqrt(252).
 
     NaN until ``window`` returns exist (i.e. for the first ``window`` bars) and wherever a return in the
@@ -113,6 +134,8 @@ def rolling_volatility(adj_close, window: int = 21) -> np.ndarray:
         return out
     with np.errstate(all="ignore"):
         log_ret = np.diff(np.log(p))  # log_ret[k] is the return into bar k+1
+    if consecutive is not None:
+        log_ret[~np.asarray(consecutive, dtype=bool)[1:]] = np.nan  # a multi-day return is no daily sample
     windows = np.lib.stride_tricks.sliding_window_view(log_ret, window)
     out[window:] = windows.std(axis=1, ddof=1) * math.sqrt(TRADING_DAYS_PER_YEAR)
     return out
@@ -143,6 +166,7 @@ def compute_price_metrics(
     dividends: pl.DataFrame | None = None,
     splits: pl.DataFrame | None = None,
     window: int = 21,
+    sessions=None,
 ) -> pl.DataFrame:
     """Adjusted close, daily return and rolling volatility for many symbols' daily bars.
 
@@ -154,6 +178,8 @@ def compute_price_metrics(
     To update from some date D without recomputing all history, pass bars from ``window + 1`` bars before
     D (see :func:`lookback_start`) and discard output rows before D: those lookback rows lack their own
     lookback. Pass every event after the first bar passed; adjusted closes are as of the events given.
+    With ``sessions`` (the exchange's trading days), a return across a missing bar is null and no
+    volatility window includes it.
     """
     missing = [c for c in ("symbol", "date", "close_price") if c not in df.columns]
     if missing:
@@ -167,14 +193,15 @@ def compute_price_metrics(
         dates = part["date"]
         closes = part["close_price"].fill_null(np.nan).to_numpy()
         adj = adjusted_close(dates, closes, div_by.get(symbol), split_by.get(symbol), symbol=symbol)
+        consecutive = consecutive_sessions(dates, sessions) if sessions is not None else None
         parts.append(
             pl.DataFrame(
                 {
                     "symbol": part["symbol"],
                     "date": dates,
                     "adj_close_price": adj,
-                    "daily_return": daily_returns(adj),
-                    "volatility": rolling_volatility(adj, window),
+                    "daily_return": daily_returns(adj, consecutive),
+                    "volatility": rolling_volatility(adj, window, consecutive),
                 },
                 schema=_OUT_SCHEMA,
             )

@@ -56,6 +56,6 @@ def make_source(settings: Settings, *, cache: NullCache | None = None) -> Market
         if cache is None:
             cache = ResponseCache.from_url(settings.redis_url, settings.cache_ttl_seconds)
         tz = exchange_tz_for(settings.exchange)
-        return YFinanceSource(cache=cache, symbols=settings.symbols, exchange_tz=tz,
+        return YFinanceSource(cache=cache, symbols=settings.symbols, exchange_tz=tz, exchange=settings.exchange,
                               max_retries=settings.yfinance_max_retries)
     raise SourceConfigError(f"unknown STOCKULA_SOURCE {kind!r}: choose synthetic, files or yfinance")

@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 
 from stockula_pipelines.lib.validation.quality import CheckResult
+from stockula_pipelines.settings import get_settings
 
 _SQL = Path(__file__).parent / "sql" / "derived"
 
@@ -25,6 +26,8 @@ class DerivedCheck:
     description: str
     severity: str = "ERROR"
     blocking: bool = True
+    # Share of failing rows tolerated; None = the STOCKULA_MAX_UNSOLVED_IV_SHARE setting (IV coverage).
+    max_rate: float | None = 0.0
 
 
 PRICE_METRICS_CHECKS = (
@@ -36,6 +39,8 @@ PRICE_METRICS_CHECKS = (
 GREEKS_CHECKS = (
     DerivedCheck("greeks_within_bounds", "|delta| <= 1 with the option's sign, gamma >= 0, vega >= 0, 0 < IV < 5"),
     DerivedCheck("greeks_status_consistent", "IV is present exactly when greeks_status is 'ok'", blocking=False),
+    DerivedCheck("iv_coverage", "at most STOCKULA_MAX_UNSOLVED_IV_SHARE of the contracts lack an implied "
+                 "volatility (greeks_status says why)", severity="WARN", blocking=False, max_rate=None),
 )
 
 
@@ -51,11 +56,18 @@ def latest_refresh_window(conn: psycopg.Connection, target: str) -> tuple[dateti
 def _result(asset_key: str, check: DerivedCheck, rows, window) -> CheckResult:
     failing = sum(int(r[0]) for r in rows)
     total = sum(int(r[1]) for r in rows)
+    max_rate = check.max_rate if check.max_rate is not None else get_settings().max_unsolved_iv_share
+    rate = failing / total if total else 0.0
+    details: dict = {"rule": check.description}
+    if max_rate:
+        details["max_rate"] = max_rate
+        if rate > max_rate:
+            details["message"] = (f"{asset_key}: {failing} of {total} rows ({rate:.1%}) fail {check.name}, "
+                                  f"above the tolerated {max_rate:.1%} (rule: {check.name})")
     return CheckResult(
         asset_key=asset_key, check_name=check.name, severity=check.severity, blocking=check.blocking,
-        passed=failing == 0, window=window, failing_count=failing, total_count=total,
-        observed_value=failing / total if total else 0.0, details={"rule": check.description},
-        description=check.description,
+        passed=rate <= max_rate, window=window, failing_count=failing, total_count=total,
+        observed_value=rate, details=details, description=check.description,
     )
 
 

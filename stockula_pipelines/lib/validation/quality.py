@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from psycopg.types.json import Jsonb
 
 from stockula_pipelines.lib.calendar import DEFAULT_EXCHANGE, get_calendar
 from stockula_pipelines.lib.expectations import validate_window
-from stockula_pipelines.lib.expectations.suites import MISSING_DAYS, TABLE_CHECKS, CheckDef
+from stockula_pipelines.lib.expectations.suites import MISSING_DAYS, SOURCE_COVERAGE, TABLE_CHECKS, CheckDef
 from stockula_pipelines.settings import get_settings
 
 _SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -108,9 +108,12 @@ def suite_checks(
     return results
 
 
-def _window_day(window: tuple[datetime, datetime], exchange: str) -> date:
+def _window_days(window: tuple[datetime, datetime], exchange: str) -> list[date]:
+    """The trading days whose local date falls inside the window."""
     cal = get_calendar(exchange)
-    return window[0].astimezone(cal.tz).date()
+    first = window[0].astimezone(cal.tz).date()
+    last = (window[1] - timedelta(microseconds=1)).astimezone(cal.tz).date()
+    return cal.trading_days(first, last)
 
 
 def missing_trading_days(
@@ -124,50 +127,83 @@ def missing_trading_days(
     exchange: str = DEFAULT_EXCHANGE,
     check: CheckDef = MISSING_DAYS,
 ) -> CheckResult:
-    """Bars of ``interval`` in ``window``: every expected symbol present, no session skipped before it.
+    """Bars of ``interval`` in ``window``: every expected symbol on every trading day of the window,
+    and no session skipped between a symbol's previous bar and the window.
 
-    Expected symbols default to those the latest load of exactly this window asked for
-    (``ops.ingest_log``). A symbol's previous bar must be on the previous trading day of the exchange
-    calendar (or the same day, for intraday windows after the first): holidays and weekends are no gap.
+    Expected symbols default to those the loads inside the window asked for (``ops.ingest_log``,
+    including the symbols a failing source left out). Holidays and weekends are no gap. A symbol
+    whose first bar lies inside the window is judged from that bar on.
     """
     cal = get_calendar(exchange)
     start, end = window
     params = {"interval": interval, "start": start, "end": end}
     if expected_symbols is None:
         row = conn.execute(load_sql("select_expected_symbols.sql"), params).fetchone()
-        expected_symbols = list(row[0]) if row else []
-    previous = dict(conn.execute(load_sql("select_previous_bars.sql"), params).fetchall())
-    day = _window_day(window, exchange)
-    missing_symbols = sorted(set(expected_symbols) - set(previous))
+        expected_symbols = list(row[0]) if row and row[0] else []
+    rows = conn.execute(load_sql("select_previous_bars.sql"), params).fetchall()
+    days = _window_days(window, exchange)
+    missing_symbols = sorted(set(expected_symbols) - {r[0] for r in rows}) if days else []
     gaps: dict[str, list[str]] = {}
-    if cal.is_trading_day(day):
-        prior = cal.previous_trading_day(day)
-        for symbol, prev_date in previous.items():
+    if days:
+        prior = cal.previous_trading_day(days[0])
+        for symbol, dates, prev_date in rows:
+            have = set(dates)
+            skipped = []
             if prev_date is not None and prev_date < prior:
-                skipped = cal.trading_days(cal.next_trading_day(prev_date), prior)
+                skipped += cal.trading_days(cal.next_trading_day(prev_date), prior)
+            since = days[0] if prev_date is not None else min(have)
+            skipped += [d for d in days if d >= since and d not in have]
+            if skipped:
                 gaps[symbol] = [d.isoformat() for d in skipped]
-    else:
-        missing_symbols = []  # a window on a closed day expects nothing
     failing = len(missing_symbols) + len(gaps)
-    total = len(set(expected_symbols) | set(previous))
+    total = len(set(expected_symbols) | {r[0] for r in rows})
+    label = f"{days[0].isoformat()}..{days[-1].isoformat()}" if len(days) > 1 else (
+        days[0].isoformat() if days else start.astimezone(cal.tz).date().isoformat())
     details: dict[str, Any] = {
-        "trading_date": day.isoformat(),
+        "trading_dates": label,
         "missing_symbols": missing_symbols[:SAMPLE_SYMBOLS],
         "missing_symbols_count": len(missing_symbols),
-        "gaps": {s: gaps[s] for s in sorted(gaps)[:SAMPLE_SYMBOLS]},
+        "gaps": {s: gaps[s][:SAMPLE_SYMBOLS] for s in sorted(gaps)[:SAMPLE_SYMBOLS]},
         "gap_symbols_count": len(gaps),
         "skipped_sessions": sum(len(v) for v in gaps.values()),
     }
     if failing:
         first = missing_symbols[0] if missing_symbols else sorted(gaps)[0]
-        why = (f"no {interval} bar on {day.isoformat()}" if missing_symbols
-               else f"sessions {', '.join(gaps[first][:3])} missing before {day.isoformat()}")
+        why = (f"no {interval} bar on {label}" if missing_symbols
+               else f"session(s) {', '.join(gaps[first][:3])} missing")
         details["message"] = f"{asset_key}: symbol {first}: {why} (rule: {check.name})"
     return CheckResult(
         asset_key=asset_key, check_name=check.name, severity=check.severity, blocking=check.blocking,
         passed=failing == 0, window=window, partition_key=partition_key, failing_count=failing,
         total_count=total, observed_value=(failing / total) if total else 0.0, details=details,
         description=check.description,
+    )
+
+
+def source_coverage(
+    conn: psycopg.Connection,
+    table: str,
+    window: tuple[datetime, datetime],
+    *,
+    asset_key: str,
+    interval: str | None = None,
+    partition_key: str | None = None,
+    check: CheckDef = SOURCE_COVERAGE,
+) -> CheckResult:
+    """Which symbols the latest load of each window in ``window`` had to leave as they were."""
+    row = conn.execute(load_sql("select_skipped_symbols.sql"), {
+        "table": table, "interval": interval, "start": window[0], "end": window[1]}).fetchone()
+    skipped, loads = (list(row[0]), int(row[1])) if row else ([], 0)
+    details: dict[str, Any] = {"skipped_symbols": skipped[:SAMPLE_SYMBOLS], "skipped_count": len(skipped),
+                               "loads": loads}
+    if skipped:
+        details["message"] = (f"{asset_key}: the source did not answer for {len(skipped)} symbol(s) "
+                              f"({', '.join(skipped[:5])}) in {_window_text(window)}; their stored rows were kept "
+                              f"(rule: {check.name})")
+    return CheckResult(
+        asset_key=asset_key, check_name=check.name, severity=check.severity, blocking=check.blocking,
+        passed=not skipped, window=window, partition_key=partition_key, failing_count=len(skipped),
+        total_count=None, details=details, description=check.description,
     )
 
 
@@ -210,13 +246,18 @@ def run_price_checks(
     run_id: str | None = None,
     exchange: str = DEFAULT_EXCHANGE,
     engine: str | None = None,
+    record: bool = True,
 ) -> list[CheckResult]:
-    """Every check of a price window (suite + calendar), recorded in data_quality_results."""
+    """Every check of a price window (suite + calendar + source coverage), recorded in
+    data_quality_results unless ``record`` is false."""
     results = suite_checks(conn, dsn, "price_history", window, asset_key=asset_key, interval=interval,
                            partition_key=partition_key, engine=engine)
     results.append(missing_trading_days(conn, window, asset_key=asset_key, interval=interval,
                                         partition_key=partition_key, exchange=exchange))
-    record_results(conn, results, run_id=run_id)
+    results.append(source_coverage(conn, "price_history", window, asset_key=asset_key, interval=interval,
+                                   partition_key=partition_key))
+    if record:
+        record_results(conn, results, run_id=run_id)
     return results
 
 
@@ -230,9 +271,14 @@ def run_table_checks(
     partition_key: str | None = None,
     run_id: str | None = None,
     engine: str | None = None,
+    record: bool = True,
 ) -> list[CheckResult]:
-    """The suite checks of a non-price table (options, dividends, splits, stocks), recorded."""
+    """The suite checks of a non-price table (options, dividends, splits, stocks), recorded unless
+    ``record`` is false."""
     results = suite_checks(conn, dsn, table, window, asset_key=asset_key, partition_key=partition_key,
                            engine=engine)
-    record_results(conn, results, run_id=run_id)
+    if table != "stocks" and window is not None:
+        results.append(source_coverage(conn, table, window, asset_key=asset_key, partition_key=partition_key))
+    if record:
+        record_results(conn, results, run_id=run_id)
     return results

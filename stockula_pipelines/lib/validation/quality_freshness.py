@@ -8,7 +8,7 @@ is still the latest on Sunday and a holiday is never a gap. :func:`evaluate_fres
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 from psycopg import sql
@@ -19,6 +19,7 @@ from .quality import CheckResult, load_sql
 
 # How far back the latest-date query looks: older than this is stale whatever the exact date.
 LOOKBACK = timedelta(days=45)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # target -> (table, description); the daily/intraday targets share market.price_history.
 FRESHNESS_TARGETS = {
@@ -58,17 +59,24 @@ def evaluate_freshness(latest_session: date | None, now: datetime, exchange: str
 
 
 def latest_session(conn: psycopg.Connection, target: str, now: datetime, *, intraday_interval: str = "5m") -> date | None:
-    """The latest trading date loaded for ``target`` (see :data:`FRESHNESS_TARGETS`)."""
-    since = now - LOOKBACK
+    """The latest trading date loaded for ``target`` (see :data:`FRESHNESS_TARGETS`).
+
+    The recent chunks answer first; only when they hold nothing (e.g. after a historical backfill) is
+    the whole table asked, so a stale table's message names what it really holds.
+    """
     if target in ("price_history", "price_history_intraday"):
         interval = "1d" if target == "price_history" else intraday_interval
-        row = conn.execute(load_sql("select_latest_price_date.sql"), {"interval": interval, "since": since}).fetchone()
+        query, params = load_sql("select_latest_price_date.sql"), {"interval": interval}
     elif target in ("options_calls", "options_puts"):
         query = load_sql("select_latest_snapshot_date.sql").format(table=sql.Identifier("market", target))
-        row = conn.execute(query, {"since": since}).fetchone()
+        params = {}
     else:
         raise ValueError(f"no freshness rule for {target!r}; known: {', '.join(FRESHNESS_TARGETS)}")
-    return row[0] if row else None
+    for since in (now - LOOKBACK, EPOCH):
+        row = conn.execute(query, {**params, "since": since}).fetchone()
+        if row and row[0] is not None:
+            return row[0]
+    return None
 
 
 def check_freshness(
