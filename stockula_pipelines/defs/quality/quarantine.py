@@ -5,7 +5,8 @@ import dagster as dg
 
 from stockula_pipelines.automation import after_upstream_loads
 
-from stockula_pipelines.lib.validation.quality_quarantine import open_summary, resubmit
+from stockula_pipelines.lib.validation.quality_quarantine import open_summary, parse_value, resubmit
+from stockula_pipelines.partitions import partition_window
 from stockula_pipelines.resources.timescale import TimescaleResource
 
 REPORT_ROWS = 200
@@ -38,9 +39,18 @@ def quarantine_report(timescale: TimescaleResource) -> dg.MaterializeResult:
         "open_quarantine": dg.MetadataValue.table(records=records, schema=schema),
         "how_to_resubmit": dg.MetadataValue.md(
             "Fix the cause, then launch `resubmit_quarantine_job` with op config "
-            "`{ids: [...]}` or `{table, rule, symbol}`, or run "
-            "`python -m stockula_pipelines.lib.validation.quality_quarantine --rule <rule> --symbol <SYM>`."),
+            "`{ids: [...]}` or `{table, rule, symbol}` (fix values first with `patch: {volume: '1000'}` or "
+            "`fixes: [{id: N, set: {volume: '1000'}}]`), or run "
+            "`python -m stockula_pipelines.lib.validation.quality_quarantine --id N --set volume=1000`."),
     })
+
+
+class RowFix(dg.Config):
+    """New values for one quarantined row's columns; each value is read as JSON when it parses
+    ("1000", "101.5", "null"), else as text ("AAPL", "2024-07-05")."""
+
+    id: int
+    set: dict[str, str]
 
 
 class ResubmitConfig(dg.Config):
@@ -48,21 +58,28 @@ class ResubmitConfig(dg.Config):
     table: str | None = None
     rule: str | None = None
     symbol: str | None = None
+    patch: dict[str, str] = {}  # applied to every selected row, before its own fix
+    fixes: list[RowFix] = []  # per quarantine id; their ids are selected too
 
 
 @dg.op(description="Re-validate open quarantined rows; load those that now pass, leave the rest open.")
 def resubmit_quarantined(context: dg.OpExecutionContext, config: ResubmitConfig,
                          timescale: TimescaleResource) -> dg.Output:
     with timescale.connection() as conn:
-        outcome = resubmit(conn, ids=config.ids or None, table=config.table, rule=config.rule,
-                           symbol=config.symbol, run_id=context.run.run_id)
+        outcome = resubmit(
+            conn, ids=config.ids or None, table=config.table, rule=config.rule, symbol=config.symbol,
+            run_id=context.run.run_id, patch={k: parse_value(v) for k, v in config.patch.items()},
+            fixes={f.id: {k: parse_value(v) for k, v in f.set.items()} for f in config.fixes},
+            window_of=partition_window)
     context.log.info(outcome.describe())
     for qid, rules in sorted(outcome.still_failing.items())[:50]:
         context.log.warning(f"quarantine_id {qid} still fails: {rules}")
     return dg.Output(
         len(outcome.resubmitted_ids),
         metadata={"selected": outcome.selected, "resubmitted": len(outcome.resubmitted_ids),
-                  "still_failing": len(outcome.still_failing), "by_table": outcome.by_table},
+                  "still_failing": len(outcome.still_failing), "by_table": outcome.by_table,
+                  "still_failing_rules": {str(k): v for k, v in sorted(outcome.still_failing.items())[:50]},
+                  "ingest_ids": outcome.ingest_ids},
     )
 
 

@@ -1,5 +1,6 @@
--- Open quarantined rows matching every filter that is not NULL.
-SELECT quarantine_id, table_name, rule, symbol, row_data
+-- Open quarantined rows matching every filter that is not NULL, with the partition of the load
+-- that quarantined them (its window is what the rows are re-validated against).
+SELECT quarantine_id, table_name, rule, symbol, row_data, partition_key
 FROM quality.quarantine
 WHERE resolved_at IS NULL
   AND (%(ids)s::bigint[] IS NULL OR quarantine_id = ANY(%(ids)s::bigint[]))
