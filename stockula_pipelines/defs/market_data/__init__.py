@@ -1,6 +1,6 @@
 import dagster as dg
 
-from stockula_pipelines.defs.market_data import assets, schedules
+from stockula_pipelines.defs.market_data import assets, schedules, sensors
 
 
 def definitions() -> dg.Definitions:
@@ -10,4 +10,5 @@ def definitions() -> dg.Definitions:
               schedules.reference_data_job],
         schedules=[schedules.end_of_day_schedule, schedules.corporate_actions_schedule,
                    schedules.intraday_schedule, schedules.reference_data_schedule],
+        sensors=[sensors.retry_skipped_symbols_sensor],
     )
