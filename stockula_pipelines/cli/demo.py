@@ -61,8 +61,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not daily_keys:
         print("stockula demo: no trading day to load in the partitions' range", file=sys.stderr)
         return 2
-    # Corporate actions: every month of the partitions, so the back-adjustment sees each split.
-    months = [k for k in corporate_action_partitions.get_partition_keys() if k <= last.isoformat()[:7]]
+    # Corporate actions from the first bar's month on: a bar's adjustment depends only on the actions
+    # after it, so earlier months (back to STOCKULA_HISTORY_START) would change nothing the demo shows.
+    months = [k for k in corporate_action_partitions.get_partition_keys()
+              if daily_keys[0][:7] <= k <= last.isoformat()[:7]]
     recent = daily_keys[-max(args.option_days, args.intraday_days):]
     intraday_days = set(recent[-args.intraday_days:])
     intraday_keys = [k for k in intraday_partitions.get_partition_keys() if k[:10] in intraday_days]
@@ -77,11 +79,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     }
     steps = [
         ("reference data", [dg.AssetKey(["market", "stocks"])], {}),
-        (f"daily bars {daily_keys[0]}..{daily_keys[-1]}", [dg.AssetKey(["market", "price_history"])],
-         {RANGE_START_TAG: daily_keys[0], RANGE_END_TAG: daily_keys[-1]}),
         (f"corporate actions {months[0]}..{months[-1]}",
          [dg.AssetKey(["market", "dividends"]), dg.AssetKey(["market", "splits"])],
          {RANGE_START_TAG: months[0], RANGE_END_TAG: months[-1]}),
+        (f"daily bars {daily_keys[0]}..{daily_keys[-1]}", [dg.AssetKey(["market", "price_history"])],
+         {RANGE_START_TAG: daily_keys[0], RANGE_END_TAG: daily_keys[-1]}),
         (f"option chains {recent[-args.option_days]}..{recent[-1]}",
          [dg.AssetKey(["market", "options_calls"]), dg.AssetKey(["market", "options_puts"])],
          {RANGE_START_TAG: recent[-args.option_days], RANGE_END_TAG: recent[-1]}),

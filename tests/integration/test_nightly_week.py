@@ -98,7 +98,9 @@ class Week:
         with dg.build_sensor_context(instance=self.instance, resources={"timescale": self.timescale}) as context:
             requests = list(retry_skipped_symbols_sensor(context) or [])
         for request in requests:
-            done.append(self.run(f"retry {request.partition_key}", when, asset_selection=request.asset_selection,
+            job = self.defs.resolve_job_def(request.job_name)
+            done.append(self.run(f"retry {request.partition_key}", when,
+                                 asset_selection=list(job.asset_layer.executable_asset_keys),
                                  partition_key=request.partition_key, tags=request.tags))
         return done
 

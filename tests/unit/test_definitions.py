@@ -41,6 +41,21 @@ def test_jobs_schedules_and_sensors_are_pinned():
     schedules = {s.name for s in defs.schedules or []}
     assert {"end_of_day_schedule", "corporate_actions_schedule", "intraday_schedule",
             "reference_data_schedule"} <= schedules
+    sensors = {s.name for s in defs.sensors or []}
+    assert {"stockula_automation_sensor", "retry_skipped_symbols_sensor"} <= sensors
+
+
+def test_every_derived_asset_runs_by_itself_after_its_loads():
+    graph = defs.resolve_asset_graph()
+    derived = [k for k in graph.get_all_asset_keys() if k.path[0] in ("analytics", "aggregates", "curated")
+               or k == dg.AssetKey(["quality", "quarantine_report"])]
+    assert len(derived) >= 20
+    for key in derived:
+        condition = graph.get(key).automation_condition
+        assert condition is not None and condition.get_label() == "after_upstream_loads", key.to_user_string()
+    for key in graph.get_all_asset_keys():
+        if key.path[0] == "market":
+            assert graph.get(key).automation_condition is None, "loads run on the schedules, not on automation"
 
 
 def test_every_ingestion_asset_has_checks_and_the_guards_block():

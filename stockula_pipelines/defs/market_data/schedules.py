@@ -23,6 +23,11 @@ end_of_day_job = dg.define_asset_job(
     ),
     description="Daily bars and option chain snapshots of one trading day.",
 )
+daily_bars_job = dg.define_asset_job(
+    "daily_bars_job",
+    selection=dg.AssetSelection.assets(["market", "price_history"]),
+    description="Daily bars of one trading day (re-loads; the nightly run is end_of_day_job).",
+)
 corporate_actions_job = dg.define_asset_job(
     "corporate_actions_job",
     selection=dg.AssetSelection.assets(["market", "dividends"], ["market", "splits"]),

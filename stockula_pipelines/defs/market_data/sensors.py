@@ -14,26 +14,24 @@ from pathlib import Path
 import dagster as dg
 
 from stockula_pipelines.automation import default_sensor_status
+from stockula_pipelines.defs.market_data.schedules import corporate_actions_job, daily_bars_job, intraday_job
 from stockula_pipelines.resources.timescale import TimescaleResource
 
 MAX_ATTEMPTS = 3
 LOOKBACK_DAYS = 7
 _SQL = (Path(__file__).parent / "sql" / "select_loads_to_retry.sql").read_text(encoding="utf-8")
 
-PRICES = dg.AssetKey(["market", "price_history"])
-INTRADAY = dg.AssetKey(["market", "price_history_intraday"])
-ACTIONS = [dg.AssetKey(["market", "dividends"]), dg.AssetKey(["market", "splits"])]
 
 
-def _assets(table: str, interval: str | None) -> list[dg.AssetKey]:
+def _job(table: str, interval: str | None) -> dg.UnresolvedAssetJobDefinition:
     if table == "price_history":
-        return [PRICES if interval == "1d" else INTRADAY]
-    return ACTIONS
+        return daily_bars_job if interval == "1d" else intraday_job
+    return corporate_actions_job  # dividends and splits load together
 
 
 @dg.sensor(
     name="retry_skipped_symbols_sensor",
-    target=[PRICES, INTRADAY, *ACTIONS],
+    jobs=[daily_bars_job, intraday_job, corporate_actions_job],
     minimum_interval_seconds=15 * 60,
     default_status=default_sensor_status(),
     description="Re-loads a recent partition whose source failed or answered nothing for some symbols "
@@ -45,16 +43,15 @@ def retry_skipped_symbols_sensor(context: dg.SensorEvaluationContext, timescale:
                                    "lookback_days": LOOKBACK_DAYS}).fetchall()
     requested: set[tuple] = set()
     for ingest_id, table, interval, partition_key, skipped, attempts in rows:
-        assets = _assets(table, interval)
+        job = _job(table, interval)
         if attempts > MAX_ATTEMPTS:
             context.log.warning(f"{table} {partition_key}: still missing {', '.join(skipped[:5])} after "
                                 f"{MAX_ATTEMPTS} attempts; not retrying (load it by hand once the source is back)")
             continue
-        target = (tuple(a.to_user_string() for a in assets), partition_key)
-        if target in requested:  # dividends and splits load together: one run for both
+        if (job.name, partition_key) in requested:  # dividends and splits: one run for both
             continue
-        requested.add(target)
+        requested.add((job.name, partition_key))
         yield dg.RunRequest(
-            run_key=f"retry-{table}-{ingest_id}", partition_key=partition_key, asset_selection=assets,
+            run_key=f"retry-{table}-{ingest_id}", job_name=job.name, partition_key=partition_key,
             tags={"stockula/retry_of_ingest_id": str(ingest_id), "stockula/skipped": ",".join(skipped[:20])},
         )

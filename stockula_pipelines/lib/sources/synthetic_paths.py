@@ -1,7 +1,10 @@
 """Price paths of the synthetic source: daily bars per symbol and a minute-level bridge inside each day.
 
-Daily path. Log prices follow a geometric Brownian motion with an overnight gap (20% of the daily
-variance) and an open-to-close move (80%). The path is built in *post-split* units and converted to
+Daily path. Log prices follow a Brownian motion with an overnight gap (20% of the daily variance)
+and an open-to-close move (80%), pulled back towards a trend of half the symbol's drift at
+:data:`MEAN_REVERSION` per year: a pure geometric Brownian motion wanders off to fractions of a cent
+or to hundreds of thousands over the 27 years since 2000 that the partitions can span, which no
+listed stock does for long. The path is built in *post-split* units and converted to
 raw prices with the cumulative factor of the splits still to come, so on a split's ex-date the raw
 price drops by the ratio and raw volume rises by it. On a dividend's ex-date the open drops by the
 cash amount (the drop multiplies every later price). Random numbers come in blocks of 256 sessions,
@@ -24,6 +27,7 @@ import numpy as np
 from .synthetic_universe import DAILY, INTRADAY, rng_for
 
 BLOCK = 256
+MEAN_REVERSION = 0.35  # per year: deviations from the trend decay with a half-life of about two years
 PRICE_DECIMALS = 4
 _TRADING_DAYS_PER_YEAR = 252.0
 
@@ -65,7 +69,15 @@ def daily_path(
     gap = -0.5 * sig_o**2 + sig_o * z_gap
     gap[0] = 0.0
     ret = mu * dt - 0.5 * sig_i**2 + sig_i * z_ret
-    log_close = np.log(start_price / split_factor[0]) + np.cumsum(gap + ret)
+    start = np.log(start_price / split_factor[0])
+    trend = start + 0.5 * mu * dt * np.arange(n)
+    pull = MEAN_REVERSION * dt
+    log_close = np.empty(n)
+    level = start
+    for i in range(n):  # sequential by nature: each day's pull depends on the day before
+        ret[i] -= pull * (level - trend[i])
+        level = level + gap[i] + ret[i]
+        log_close[i] = level
     log_open = log_close - ret
 
     amounts = np.zeros(len(dividend_idx))
