@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
-from stockula_pipelines.automation import automation_sensor
-from stockula_pipelines.defs import (
+# The project uses single-run backfill policies (beta) and partitioned asset checks (preview) on
+# purpose; the notice printed on every load of the code location says nothing new to an operator.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+from stockula_pipelines.automation import automation_sensor  # noqa: E402
+from stockula_pipelines.defs import (  # noqa: E402
     aggregates,
     analytics,
     corporate_actions,
@@ -14,8 +21,8 @@ from stockula_pipelines.defs import (
     options,
     quality,
 )
-from stockula_pipelines.resources.market_data import MarketDataResource
-from stockula_pipelines.resources.timescale import TimescaleResource
+from stockula_pipelines.resources.market_data import MarketDataResource  # noqa: E402
+from stockula_pipelines.resources.timescale import TimescaleResource  # noqa: E402
 
 defs = dg.Definitions.merge(
     market_data.definitions(),

@@ -10,10 +10,10 @@ variable to set.
 from __future__ import annotations
 
 import os
+from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from datetime import date
 from typing import Literal
 from urllib.parse import quote
 

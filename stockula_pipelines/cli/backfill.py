@@ -40,7 +40,7 @@ def _keys_between(partitions, start: str, end: str) -> list[str]:
 def cmd_backfill(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from stockula_pipelines.cli.demo import _instance
+    from stockula_pipelines.cli.demo import QUIET, _instance
     from stockula_pipelines.definitions import defs
     from stockula_pipelines.partitions import PartitionRangeError, check_keys_in_range
 
@@ -76,7 +76,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     print(f"stockula backfill: {', '.join(args.assets)}: {len(selected)} {what} partition(s) "
           f"{selected[0]}..{selected[-1]} in one run", flush=True)
     result = job.execute_in_process(
-        asset_selection=keys, instance=instance, raise_on_error=False,
+        run_config=QUIET, asset_selection=keys, instance=instance, raise_on_error=False,
         tags={RANGE_START_TAG: selected[0], RANGE_END_TAG: selected[-1], "stockula/backfill": "cli"},
     )
     status = _report(result, started)
@@ -87,7 +87,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                         and job.asset_layer.get(k).partitions_def is None)
     print(f"stockula backfill: {len(downstream)} downstream asset(s)", flush=True)
     started = time.monotonic()
-    return _report(job.execute_in_process(asset_selection=downstream, instance=instance, raise_on_error=False),
+    return _report(job.execute_in_process(run_config=QUIET, asset_selection=downstream, instance=instance,
+                                          raise_on_error=False),
                    started)
 
 

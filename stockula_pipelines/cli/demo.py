@@ -15,6 +15,9 @@ import time
 from datetime import UTC, datetime
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
+# The console shows INFO and above: Dagster's DEBUG events (one per step output and check) are in the
+# run's event log in the UI, not worth hundreds of terminal lines.
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
@@ -98,6 +101,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         started = time.monotonic()
         print(f"[{n}/{len(steps)}] {label} ...", flush=True)
         result = job.execute_in_process(
+            run_config=QUIET,
             asset_selection=keys, instance=instance, tags={"stockula/source": "synthetic", **tags},
             raise_on_error=False,
         )

@@ -5,8 +5,8 @@ Shared by the market_data, options and corporate_actions domains so that each as
 
 The source is asked one symbol at a time (:func:`~stockula_pipelines.lib.sources.fetch.fetch_by_symbol`):
 a symbol whose source failed or returned nothing keeps its stored rows and is named in the metadata,
-the log and the ``source_coverage`` check; when no symbol could be loaded at all the step fails, so
-nothing is recorded as materialised.
+the log and the ``source_coverage`` check; when the source answered for no symbol at all the step
+fails, so nothing is recorded as materialised.
 
 Partitioned ingestion assets use a single-run backfill policy: a backfill of a date range (from the
 UI or ``dagster asset materialize --partition-range A...B``) is one run whose window spans the range,
@@ -165,12 +165,10 @@ def load_fetched(
                             f"did not answer for [{window[0].isoformat()}, {window[1].isoformat()}): "
                             f"{fetched.describe_skipped()}")
     if not fetched.replace:
-        if fetched.failed:
-            raise SourceError(f"{table}: no symbol could be fetched for [{window[0].isoformat()}, "
-                              f"{window[1].isoformat()}), nothing was changed: {fetched.describe_skipped()}",
-                              source=source)
-        summary.add(None, fetched.frame, {}, window, fetched)
-        return summary
+        # Nothing to replace: recording the partition as materialised would hide that no data came.
+        raise SourceError(f"{table}: the source answered for no symbol in [{window[0].isoformat()}, "
+                          f"{window[1].isoformat()}), nothing was changed: {fetched.describe_skipped()}",
+                          source=source)
     known = known if known is not None else known_symbols(timescale)
     checked = validate(table, fetched.frame, window=window, known_symbols=known)
     load = timescale.load_window(
