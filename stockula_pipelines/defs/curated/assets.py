@@ -12,7 +12,6 @@ from typing import Any
 import dagster as dg
 
 from stockula_pipelines.automation import after_upstream_loads
-
 from stockula_pipelines.lib.models import (
     Model,
     Project,

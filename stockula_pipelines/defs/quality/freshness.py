@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from stockula_pipelines.automation import default_status
-
 from stockula_pipelines.defs.quality.checks import to_check_result
 from stockula_pipelines.lib.validation.quality import record_results
 from stockula_pipelines.lib.validation.quality_freshness import check_freshness
