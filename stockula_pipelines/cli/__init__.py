@@ -3,6 +3,8 @@
     stockula stack up|down|status        the native stack on loopback (infra/local)
     stockula db migrate|capabilities|url  schema and connection helpers
     stockula demo                         load a recent window from the synthetic source
+    stockula backup run|list|verify|restore  backups, restores and verification drills
+    stockula maintenance run [TASK]       vacuum, statistics, reindex, timescaledb, health
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from stockula_pipelines.settings import SettingsError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stockula", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    from stockula_pipelines.cli import db, demo, stack
+    from stockula_pipelines.cli import backup, db, demo, maintenance, stack
 
     stack.register(sub)
     db.register(sub)
     demo.register(sub)
+    backup.register(sub)
+    maintenance.register(sub)
     return parser
 
 
