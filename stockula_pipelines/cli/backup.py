@@ -112,7 +112,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from stockula_pipelines.lib.backup.drill import run_drill
 
-    return _guarded(lambda: run_drill(_target(args), args.backup_id, log=_say) and 0)
+    def action() -> int:
+        run_drill(_target(args), args.backup_id, log=_say)
+        return 0
+
+    return _guarded(action)
 
 
 def cmd_restore(args: argparse.Namespace) -> int:

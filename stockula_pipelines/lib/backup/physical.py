@@ -42,7 +42,7 @@ def switch_wal_and_wait(target: Target, timeout: float = 120.0) -> float:
                 return time.monotonic() - started
             time.sleep(0.2)
     raise BackupError(f"WAL segment {segment} was not archived within {timeout:.0f}s: check archive_command "
-                      "(`SELECT * FROM pg_stat_archiver`) and the pgBackRest log")
+                      "(the pg_stat_archiver view) and the pgBackRest log")
 
 
 def capture_manifest(target: Target, restore_point: str) -> dict:
