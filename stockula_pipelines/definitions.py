@@ -10,9 +10,11 @@ from stockula_pipelines.defs import (
     corporate_actions,
     curated,
     market_data,
+    operations,
     options,
     quality,
 )
+from stockula_pipelines.resources.backup import OperationsResource
 from stockula_pipelines.resources.market_data import MarketDataResource
 from stockula_pipelines.resources.timescale import TimescaleResource
 
@@ -24,10 +26,12 @@ defs = dg.Definitions.merge(
     aggregates.definitions(),
     curated.definitions(),
     quality.definitions(),
+    operations.definitions(),
     dg.Definitions(
         resources={
             "timescale": TimescaleResource(),
             "market_data": MarketDataResource(),
+            "operations": OperationsResource(),
         }
     ),
 )

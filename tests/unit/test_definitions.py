@@ -43,6 +43,27 @@ def test_jobs_schedules_and_sensors_are_pinned():
             "reference_data_schedule"} <= schedules
 
 
+OPERATIONS_JOBS = {"physical_backup_full_job", "physical_backup_incr_job", "logical_backup_job", "backup_drill_job",
+                   "maintenance_job", "health_report_job", "ops_alert_job"}
+OPERATIONS_SCHEDULES = {"weekly_full_backup_schedule", "daily_incr_backup_schedule", "nightly_logical_backup_schedule",
+                        "weekly_drill_schedule", "weekly_maintenance_schedule", "daily_health_schedule"}
+OPERATIONS_SENSORS = {"backup_staleness_sensor", "health_threshold_sensor", "run_failure_alert_sensor"}
+
+
+def test_operations_jobs_schedules_and_sensors_are_pinned_and_run_by_default():
+    jobs = {j.name for j in defs.resolve_all_job_defs()}
+    assert OPERATIONS_JOBS <= jobs
+    schedules = {s.name: s for s in defs.schedules or []}
+    assert OPERATIONS_SCHEDULES <= set(schedules)
+    assert all(schedules[n].default_status == dg.DefaultScheduleStatus.RUNNING for n in OPERATIONS_SCHEDULES)
+    sensors = {s.name: s for s in defs.sensors or []}
+    assert OPERATIONS_SENSORS <= set(sensors)
+    assert all(sensors[n].default_status == dg.DefaultSensorStatus.RUNNING for n in OPERATIONS_SENSORS)
+    # The origin's cadence: full on Sundays, incremental on the other days.
+    assert schedules["weekly_full_backup_schedule"].cron_schedule == "0 1 * * 0"
+    assert schedules["daily_incr_backup_schedule"].cron_schedule == "0 1 * * 1-6"
+
+
 def test_every_ingestion_asset_has_checks_and_the_guards_block():
     graph = defs.resolve_asset_graph()
     for key in ("market/stocks", "market/price_history", "market/price_history_intraday", "market/options_calls",

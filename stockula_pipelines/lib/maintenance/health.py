@@ -71,7 +71,7 @@ def collect(conn: psycopg.Connection, settings) -> dict[str, object]:
     report["compression"] = _rows(conn, "select_compression_stats.sql") if license_ == "timescale" else []
     try:
         backup_age, drill_age = conn.execute(load_sql("select_backup_ages.sql")).fetchone()  # type: ignore[misc]
-    except psycopg.errors.UndefinedTable:  # a database without the operations migration
+    except (psycopg.errors.UndefinedTable, psycopg.errors.InsufficientPrivilege):  # no ops tables, or the monitor role
         backup_age = drill_age = None
     report["last_backup_age_seconds"] = backup_age
     report["last_drill_age_seconds"] = drill_age
