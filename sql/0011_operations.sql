@@ -97,8 +97,14 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_te
   FROM timescaledb_information.hypertables AS h
 $$;
 
+CREATE FUNCTION ops.metrics_stocks()
+RETURNS TABLE (count double precision, sectors double precision)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT count(*)::double precision, count(DISTINCT sector)::double precision FROM market.stocks
+$$;
+
 REVOKE ALL ON FUNCTION ops.metrics_backups(), ops.metrics_drills(), ops.metrics_freshness(),
-  ops.metrics_hypertables() FROM PUBLIC;
+  ops.metrics_hypertables(), ops.metrics_stocks() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.metrics_backups(), ops.metrics_drills(), ops.metrics_freshness(),
-  ops.metrics_hypertables() TO pg_monitor;
+  ops.metrics_hypertables(), ops.metrics_stocks() TO pg_monitor;
 GRANT USAGE ON SCHEMA ops TO pg_monitor;
