@@ -40,17 +40,19 @@ def _tables(conn: psycopg.Connection) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _dead(conn: psycopg.Connection, t: dict) -> int:
+def _counts(conn: psycopg.Connection, t: dict) -> tuple[int, int]:
+    """(dead tuples, tuples modified since the last analyze) of a table, its chunks included."""
     if t["is_hypertable"]:
-        return int(conn.execute(load_sql("select_chunk_dead_tuples.sql"), (t["schemaname"], t["relname"])).fetchone()[0])  # type: ignore[index]
-    return int(t["n_dead_tup"] or 0)
+        dead, modified = conn.execute(load_sql("select_chunk_dead_tuples.sql"), (t["schemaname"], t["relname"])).fetchone()  # type: ignore[misc]
+        return int(dead), int(modified)
+    return int(t["n_dead_tup"] or 0), int(t["n_mod_since_analyze"] or 0)
 
 
 def vacuum(conn: psycopg.Connection, settings) -> TaskReport:
     """VACUUM (ANALYZE) every table with dead tuples (a hypertable's VACUUM covers its chunks)."""
     out = TaskReport("vacuum")
     for t in _tables(conn):
-        dead = _dead(conn, t)
+        dead, _modified = _counts(conn, t)
         if dead == 0:
             continue
         conn.execute(sql.SQL(load_sql("vacuum_table.sql")).format(table=sql.Identifier(t["schemaname"], t["relname"])))
@@ -64,10 +66,12 @@ def statistics(conn: psycopg.Connection, settings) -> TaskReport:
     out = TaskReport("statistics")
     for t in _tables(conn):
         never = t["last_analyze"] is None and t["last_autoanalyze"] is None
-        if not never and not t["n_mod_since_analyze"]:
+        _dead, modified = _counts(conn, t)
+        if not never and not modified:
             continue
         conn.execute(sql.SQL(load_sql("analyze_table.sql")).format(table=sql.Identifier(t["schemaname"], t["relname"])))
-        out.changed.append(f"analyzed {t['schemaname']}.{t['relname']} ({t['n_mod_since_analyze'] or 0} changes)")
+        out.changed.append(f"analyzed {t['schemaname']}.{t['relname']} "
+                           + ("(never analyzed)" if never else f"({modified} changed rows)"))
     try:
         cur = conn.execute(load_sql("select_top_statements.sql"))
         out.report["top_statements"] = [dict(zip([c.name for c in cur.description or []], r, strict=True))
