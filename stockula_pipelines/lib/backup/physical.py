@@ -2,8 +2,7 @@
 
 After each backup the code creates a named restore point and, from one snapshot taken just before it,
 records every table's row count and checksum: a drill restores to that point and must find the same
-rows. (Writes that commit between the snapshot and the restore point would differ; the Dagster jobs
-share the loads' concurrency pool, so none run then.)
+rows. When a transaction commits between the snapshot and the restore point, both are taken again.
 """
 
 from __future__ import annotations
@@ -45,18 +44,34 @@ def switch_wal_and_wait(target: Target, timeout: float = 120.0) -> float:
                       "(the pg_stat_archiver view) and the pgBackRest log")
 
 
-def capture_manifest(target: Target, restore_point: str) -> dict:
-    """Table checksums from one snapshot, and a restore point created right after it."""
-    with target.connect(Role.backup) as conn:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        conn.read_only = True
-        info = versions(conn)  # the first statement fixes the snapshot
-        with target.connect(Role.admin, autocommit=True) as admin:
-            lsn = admin.execute(load_sql("create_restore_point.sql"), (restore_point,)).fetchone()[0]  # type: ignore[index]
-        sums = table_checksums(conn)
-        conn.rollback()
-    return {**info, "database": target.dbname, "restore_point": restore_point, "restore_point_lsn": lsn,
-            "tables": {name: s.as_dict() for name, s in sums.items()}}
+def capture_manifest(target: Target, restore_point: str, attempts: int = 5) -> dict:
+    """Table checksums from one snapshot, and a restore point that holds exactly those rows.
+
+    The restore point is created right after the snapshot; if any transaction committed in between
+    (a load running beside the backup), the pair is thrown away and taken again.
+    """
+    for attempt in range(1, attempts + 1):
+        name = restore_point if attempt == 1 else f"{restore_point}-{attempt}"
+        with target.connect(Role.backup) as conn:
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            before = conn.execute(load_sql("select_snapshot.sql")).fetchone()[0]  # type: ignore[index]
+            with target.connect(Role.admin, autocommit=True) as admin:
+                lsn = admin.execute(load_sql("create_restore_point.sql"), (name,)).fetchone()[0]  # type: ignore[index]
+                after = admin.execute(load_sql("select_snapshot.sql")).fetchone()[0]  # type: ignore[index]
+                raced = admin.execute(load_sql("count_commits_between.sql"),
+                                      {"before": before, "after": after}).fetchone()[0]  # type: ignore[index]
+            if raced:
+                conn.rollback()
+                time.sleep(0.2 * attempt)
+                continue
+            info = versions(conn)
+            sums = table_checksums(conn)
+            conn.rollback()
+        return {**info, "database": target.dbname, "restore_point": name, "restore_point_lsn": lsn,
+                "capture_attempts": attempt, "tables": {n: s.as_dict() for n, s in sums.items()}}
+    raise BackupError(f"writes kept committing while the manifest was taken ({attempts} attempts): "
+                      "run the backup when no load is running (the Dagster jobs share the loads' pool)")
 
 
 def run_physical(target: Target, kind: str = "incr", *, force_full: bool = False, run_id: str | None = None,
