@@ -132,6 +132,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
             result = restore.restore_logical(target, args.backup_id, into=args.into, drop_existing=args.drop_existing,
                                              verify_only=args.verify_only, log=_say)
         else:
+            if args.to:
+                from datetime import datetime
+
+                try:
+                    datetime.fromisoformat(args.to)
+                except ValueError:
+                    print(f"stockula backup restore: --to {args.to!r} is not a timestamp such as "
+                          "'2026-01-05 17:30:00+00'", file=sys.stderr)
+                    return 2
             if args.into:
                 print("stockula backup restore: a physical set restores into a scratch cluster (--port)",
                       file=sys.stderr)

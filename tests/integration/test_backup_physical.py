@@ -110,3 +110,19 @@ def test_restoring_a_set_that_is_not_in_the_repository_is_refused(clean_db):
     target = Target(clean_db.settings, clean_db.name)
     with pytest.raises(RestoreRefused, match="stockula backup list"):
         restore.restore_physical(target, "19990101-000000F", log=lambda _m: None)
+
+
+def test_cli_run_list_and_verify_only_restore(clean_db):
+    load_day(clean_db, 9)
+    run = _cli("backup", "--database", clean_db.name, "run", "--kind", "incr")
+    assert run.returncode == 0, run.stderr
+    backup_id = run.stdout.strip().splitlines()[-1].split()[1]
+    listed = _cli("backup", "--database", clean_db.name, "list", "--json")
+    assert listed.returncode == 0 and backup_id in listed.stdout
+    check = _cli("backup", "--database", clean_db.name, "restore", backup_id, "--verify-only")
+    assert check.returncode == 0, check.stderr
+    assert "restored and promoted" in check.stdout
+    assert _cli("backup", "--database", clean_db.name, "restore", backup_id, "--into", "x").returncode == 2
+    assert _cli("backup", "--database", clean_db.name, "restore", backup_id, "--to", "yesterday").returncode == 2
+    scratch = BackupPaths.from_settings(clean_db.settings).scratch
+    assert not any(scratch.glob("restore-*"))

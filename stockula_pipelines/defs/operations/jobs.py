@@ -16,6 +16,8 @@ from stockula_pipelines.lib.maintenance.health import Alert, jsonable
 from stockula_pipelines.resources.backup import OperationsResource
 
 GROUP = "operations"
+# A crashed run (lost process, killed container) is started again once (dagster.yaml: run_retries).
+JOB_TAGS = {"stockula/domain": GROUP, "dagster/max_retries": "1"}
 RETRY = dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL)
 BACKUPS_KEY = dg.AssetKey(["ops", "backups"])
 VERIFICATIONS_KEY = dg.AssetKey(["ops", "backup_verifications"])
@@ -122,7 +124,7 @@ def send_alert(context: dg.OpExecutionContext, config: AlertConfig, operations: 
 
 
 def _physical_job(name: str, kind: str, description: str) -> dg.JobDefinition:
-    @dg.job(name=name, description=description, tags={"stockula/domain": GROUP},
+    @dg.job(name=name, description=description, tags=JOB_TAGS,
             config={"ops": {"physical_backup": {"config": {"kind": kind, "force_full": kind == "full"}}}})
     def _job():
         physical_backup()
@@ -135,28 +137,28 @@ physical_backup_incr_job = _physical_job("physical_backup_incr_job", "incr",
                                          "Daily incremental pgBackRest backup (full when none exists).")
 
 
-@dg.job(tags={"stockula/domain": GROUP}, description="Nightly pg_dump -Fc of the database with its manifest.")
+@dg.job(tags=JOB_TAGS, description="Nightly pg_dump -Fc of the database with its manifest.")
 def logical_backup_job():
     logical_backup()
 
 
-@dg.job(tags={"stockula/domain": GROUP}, description="Restore the newest backup into scratch and verify it.")
+@dg.job(tags=JOB_TAGS, description="Restore the newest backup into scratch and verify it.")
 def backup_drill_job():
     verification_drill()
 
 
-@dg.job(tags={"stockula/domain": GROUP}, description="Weekly maintenance: every task, in order.")
+@dg.job(tags=JOB_TAGS, description="Weekly maintenance: every task, in order.")
 def maintenance_job():
     maintenance()
 
 
-@dg.job(tags={"stockula/domain": GROUP}, description="Daily health report (recorded in ops.maintenance_log).",
+@dg.job(tags=JOB_TAGS, description="Daily health report (recorded in ops.maintenance_log).",
         config={"ops": {"maintenance": {"config": {"task": "health"}}}})
 def health_report_job():
     maintenance()
 
 
-@dg.job(tags={"stockula/domain": GROUP}, description="Deliver alerts raised by the operations sensors.")
+@dg.job(tags=JOB_TAGS, description="Deliver alerts raised by the operations sensors.")
 def ops_alert_job():
     send_alert()
 
