@@ -126,3 +126,15 @@ def test_cli_run_list_and_verify_only_restore(clean_db):
     assert _cli("backup", "--database", clean_db.name, "restore", backup_id, "--to", "yesterday").returncode == 2
     scratch = BackupPaths.from_settings(clean_db.settings).scratch
     assert not any(scratch.glob("restore-*"))
+
+
+def test_retention_keeps_the_configured_number_of_full_backups(clean_db):
+    target = Target(clean_db.settings, clean_db.name)
+    keep = clean_db.settings.backup_retention_full
+    fulls = [physical.run_physical(target, "full", force_full=True, log=lambda _m: None).backup_id
+             for _ in range(keep + 1)]
+    present = {b["label"] for b in PgBackRest(BackupPaths.from_settings(clean_db.settings)).info()}
+    assert fulls[0] not in present and set(fulls[1:]) <= present
+    assert not any(label < fulls[1] for label in present), "older sets outlived the retention"
+    statuses = {r["backup_id"]: r["status"] for r in catalog.list_backups(target)}
+    assert statuses[fulls[0]] == "expired" and statuses[fulls[-1]] == "complete"
