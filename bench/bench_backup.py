@@ -9,7 +9,8 @@ Creates the scratch database ``stockula_bench_backup`` (admin DSN, direct), migr
 * takes a full pgBackRest backup while loads keep running in another thread (``loads_failed_during_backup``);
 * restores that set into a scratch cluster, to its restore point, until promoted (the drill's restore),
   and times a plain ``cp -a`` of the live data directory as the service account
-  (``restore_vs_copy_ratio`` = copy seconds / restore seconds, one run, target >= 0.5);
+  (``restore_vs_copy_ratio`` = copy seconds / restore seconds, one run, target >= 0.5), and the same
+  copy once synced to disk, which a restore's files are (``restore_vs_synced_copy_ratio``);
 * after a burst of loads, waits without forcing a WAL switch until the segment holding the last write
   is archived (``wal_archive_lag_seconds``, target <= 60: the stack sets archive_timeout = 60 s);
 * runs the whole drill (``drill_seconds``).
@@ -20,6 +21,7 @@ Prints ``name: value`` lines; never fails on time. Drops the database and every 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -82,21 +84,22 @@ def _drop(settings) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB)))
 
 
-def _copy_seconds(settings) -> float:
-    """A plain copy of the live data directory, as the service account, into the scratch area."""
+def _copy_seconds(settings) -> tuple[float, float]:
+    """A plain copy of the live data directory, as the service account, into the scratch area:
+    (seconds of `cp -a`, seconds until it is also synced to disk, as a restore's files are)."""
     run_as = RunAs.for_current_process()
     paths = BackupPaths.from_settings(settings)
     paths.scratch.mkdir(parents=True, exist_ok=True)
     dest = Path(tempfile.mkdtemp(prefix="copy-", dir=paths.scratch))
     try:
         if run_as.drop:
-            import os
-
             os.chown(dest, run_as.uid, run_as.gid)
         started = time.monotonic()
         run_as.run(["/bin/cp", "-a", str(StackLayout.from_settings(settings).pgdata), str(dest / "pgdata")],
                    check=False, timeout=3600)
-        return time.monotonic() - started
+        copied = time.monotonic() - started
+        run_as.run(["/bin/sync", "-f", str(dest / "pgdata")], check=False, timeout=3600)
+        return copied, time.monotonic() - started
     finally:
         shutil.rmtree(dest, ignore_errors=True)
 
@@ -155,10 +158,12 @@ def main() -> int:
         print(f"loads_failed_during_backup: {len(failures)}")
 
         restored = restore.restore_physical(target, full.backup_id, verify_only=True, **QUIET)
-        copy = _copy_seconds(settings)
+        copy, synced = _copy_seconds(settings)
         print(f"restore_seconds: {restored.seconds:.2f}")
         print(f"copy_seconds: {copy:.2f}")
+        print(f"copy_synced_seconds: {synced:.2f}")
         print(f"restore_vs_copy_ratio: {copy / restored.seconds:.3f}")
+        print(f"restore_vs_synced_copy_ratio: {synced / restored.seconds:.3f}")
         print("restore_vs_copy_ratio_target: 0.5")
 
         for day in range(args.days + 100, args.days + 110):

@@ -58,9 +58,11 @@ def test_logical_backup_restores_into_a_new_database_equal_to_the_live_tables(cl
             chunks = conn.execute("SELECT count(*) FROM timescaledb_information.chunks "
                                   "WHERE hypertable_name = 'price_history'").fetchone()[0]
         assert restoring in (None, "off") and hypertables >= 5 and chunks >= 1
-        # An existing target is refused unless --drop-existing.
+        # An existing target is refused unless --drop-existing; the live database always is.
         with pytest.raises(RestoreRefused, match="--drop-existing"):
             restore.restore_logical(target, backup.backup_id, into=into, **QUIET)
+        with pytest.raises(RestoreRefused, match="live database"):
+            restore.restore_logical(target, backup.backup_id, into=clean_db.name, drop_existing=True, **QUIET)
     finally:
         _drop(clean_db, into)
     assert price_rows(clean_db) > expected["market.price_history"]["rows"]

@@ -69,6 +69,11 @@ def restore_logical(target: Target, backup_id: str, *, into: str | None = None, 
     manifest = verify_file(files)
     require_timescaledb(target, manifest.get("timescaledb_version"))
     into = into or f"{manifest['database']}_restore"
+    protected = {target.dbname, target.settings.db_name, target.settings.dagster_db_name, "postgres",
+                 "template0", "template1"}
+    if into in protected:
+        raise RestoreRefused(f"refusing to restore over {into}, a live database: restore into a new name "
+                             "(--into), check it, then swap names with ALTER DATABASE ... RENAME TO")
     result = RestoreResult(backup_id, "logical", into, verified_only=verify_only)
     admin_db = target.connect(Role.admin, dbname="postgres", autocommit=True)
     with admin_db as conn:
