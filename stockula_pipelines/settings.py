@@ -124,6 +124,7 @@ class Settings(BaseSettings):
     backup_dir: Path | None = None  # default <stack_dir>/backups
     backup_stanza: str = "stockula"
     backup_retention_full: int = 2  # pgBackRest keeps this many full backups (and their incrementals)
+    force_full_backup: bool = False  # the origin's FORCE_FULL_BACKUP: the next physical backup is full
     backup_logical_retention: int = 7  # logical dumps kept; the last verified one is never deleted
     # Scratch clusters of restores and drills take a free port in this range.
     backup_scratch_ports: str = "55600-55699"

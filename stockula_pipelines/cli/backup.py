@@ -20,8 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     backup.add_argument("--database", help="database the backup describes (default: STOCKULA_DB_NAME)")
     bsub = backup.add_subparsers(dest="backup_command", required=True)
 
-    run = bsub.add_parser("run", help="take a backup (physical incremental by default; full when none exists)")
-    run.add_argument("--kind", choices=["full", "incr", "logical"], default="incr")
+    run = bsub.add_parser("run", help="take a backup (the origin's rule by default: full on Sundays or when "
+                                      "none exists, incremental otherwise)")
+    run.add_argument("--kind", choices=["auto", "full", "incr", "logical"], default="auto")
     run.add_argument("--force-full", action="store_true", help="a full physical backup whatever --kind says")
     run.set_defaults(func=cmd_run)
 
@@ -80,11 +81,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from stockula_pipelines.lib.backup import logical, physical
 
     def action() -> int:
+        from datetime import UTC, datetime
+
         target = _target(args)
-        if args.kind == "logical" and not args.force_full:
+        force_full = args.force_full or target.settings.force_full_backup
+        kind = args.kind
+        if kind == "auto":
+            kind = "full" if datetime.now(UTC).weekday() == 6 else "incr"
+        if kind == "logical" and not force_full:
             record = logical.run_logical(target, log=_say)
         else:
-            record = physical.run_physical(target, args.kind, force_full=args.force_full, log=_say)
+            record = physical.run_physical(target, "full" if kind == "logical" else kind, force_full=force_full,
+                                           log=_say)
         _say(f"backup: {record.backup_id} ({record.kind}, {record.size_bytes or 0:,} bytes)")
         return 0
 

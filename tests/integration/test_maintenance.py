@@ -156,8 +156,12 @@ def test_health_report_and_thresholds(test_db):
     assert 0 < report["connections_ratio"] < 1 and report["max_connections"] >= 20
     assert report["database_bytes"] > 0 and report["hypertables"]
     assert report["disk_free_ratio"] is not None and 0 < report["disk_free_ratio"] <= 1
+    pools = report["pgbouncer_pools"]
+    assert pools and {"database", "cl_active", "cl_waiting"} <= set(pools[0])
     quiet = health.evaluate(report, test_db.settings, backups=False)
     assert quiet == []
+    queued = {**report, "pgbouncer_pools": [{"database": "stockula", "user": "w", "cl_waiting": 3, "maxwait": 2}]}
+    assert [a.name for a in health.evaluate(queued, test_db.settings, backups=False)] == ["pool_clients_waiting"]
     strict = test_db.settings.model_copy(update={"health_disk_free_min": 1.01, "health_connections_warn": 0.0})
     names = {a.name for a in health.evaluate(report, strict, backups=False)}
     assert names == {"disk_low", "connections_high"}

@@ -51,6 +51,23 @@ def disk_free_ratio(path: str | None) -> float | None:
     return stat.f_bavail / stat.f_blocks if stat.f_blocks else None
 
 
+def pgbouncer_pools(settings) -> list[dict] | None:
+    """PgBouncer's pools (SHOW POOLS on its console, as the admin), or None when it is not in use or
+    cannot be asked. The console speaks only the simple query protocol: a client-side cursor."""
+    if not settings.use_pgbouncer:
+        return None
+    try:
+        with psycopg.connect(host=settings.pgbouncer_host, port=settings.pgbouncer_port, dbname="pgbouncer",
+                             user=settings.admin_user, password=settings.password_for("admin"), autocommit=True,
+                             prepare_threshold=None, cursor_factory=psycopg.ClientCursor, connect_timeout=5) as conn:
+            cur = conn.execute(load_sql("show_pools.sql"))
+            names = [c.name for c in cur.description or []]
+            keep = ("database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "maxwait")
+            return [{k: v for k, v in zip(names, row, strict=True) if k in keep} for row in cur.fetchall()]
+    except (psycopg.Error, RuntimeError):
+        return None
+
+
 def collect(conn: psycopg.Connection, settings) -> dict[str, object]:
     conns = _rows(conn, "select_connections.sql")[0]
     report: dict[str, object] = {
@@ -63,6 +80,7 @@ def collect(conn: psycopg.Connection, settings) -> dict[str, object]:
         "archiver": _rows(conn, "select_archiver.sql")[0],
     }
     report.update(_rows(conn, "select_database_stats.sql")[0])
+    report["pgbouncer_pools"] = pgbouncer_pools(settings)
     try:
         report["hypertables"] = _rows(conn, "select_hypertable_sizes.sql")
     except psycopg.Error:
@@ -95,6 +113,11 @@ def evaluate(report: dict, settings, *, backups: bool = True) -> list[Alert]:
         alerts.append(Alert("warning", "long_running_query",
                             f"{len(long_queries)} statement(s) over {settings.health_long_query_seconds:.0f}s; "
                             f"longest pid {worst['pid']} for {worst['seconds']:.0f}s"))
+    waiting = [p for p in report.get("pgbouncer_pools") or [] if (p.get("cl_waiting") or 0) > 0]
+    if waiting:
+        alerts.append(Alert("warning", "pool_clients_waiting",
+                            "; ".join(f"{p['cl_waiting']} client(s) waiting for {p['database']}/{p['user']} "
+                                      f"(longest {p.get('maxwait', 0)} s)" for p in waiting)))
     free = report.get("disk_free_ratio")
     if free is not None and free < settings.health_disk_free_min:
         alerts.append(Alert("critical", "disk_low", f"{free:.1%} disk free < {settings.health_disk_free_min:.0%}"))
