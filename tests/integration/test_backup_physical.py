@@ -138,3 +138,35 @@ def test_retention_keeps_the_configured_number_of_full_backups(clean_db):
     assert not any(label < fulls[1] for label in present), "older sets outlived the retention"
     statuses = {r["backup_id"]: r["status"] for r in catalog.list_backups(target)}
     assert statuses[fulls[0]] == "expired" and statuses[fulls[-1]] == "complete"
+
+
+def test_a_backup_taken_while_loads_run_fails_no_load_and_passes_its_drill(clean_db):
+    import threading
+
+    target = Target(clean_db.settings, clean_db.name)
+    load_day(clean_db, 22)
+    failures: list[BaseException] = []
+    loads = 0
+    stop = threading.Event()
+
+    def keep_loading() -> None:
+        nonlocal loads
+        day = 1
+        while not stop.is_set():
+            try:
+                load_day(clean_db, 1 + day % 28)  # re-loading windows: deletes and COPYs, like nightly reruns
+                loads += 1
+            except BaseException as exc:  # noqa: BLE001 - every failure is the finding
+                failures.append(exc)
+            day += 1
+
+    thread = threading.Thread(target=keep_loading)
+    thread.start()
+    try:
+        backup = physical.run_physical(target, "full", force_full=True, log=lambda _m: None)
+    finally:
+        stop.set()
+        thread.join()
+    assert failures == [] and loads > 0
+    drill = run_drill(target, backup.backup_id, log=lambda _m: None)
+    assert drill.passed and not drill.mismatches
