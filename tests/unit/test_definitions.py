@@ -50,15 +50,20 @@ OPERATIONS_SCHEDULES = {"weekly_full_backup_schedule", "daily_incr_backup_schedu
 OPERATIONS_SENSORS = {"backup_staleness_sensor", "health_threshold_sensor", "run_failure_alert_sensor"}
 
 
-def test_operations_jobs_schedules_and_sensors_are_pinned_and_run_by_default():
+def test_operations_jobs_schedules_and_sensors_are_pinned_and_follow_the_automation_switch():
+    from stockula_pipelines.defs.operations.schedules import automation_running
+
+    running = automation_running()
     jobs = {j.name for j in defs.resolve_all_job_defs()}
     assert OPERATIONS_JOBS <= jobs
     schedules = {s.name: s for s in defs.schedules or []}
     assert OPERATIONS_SCHEDULES <= set(schedules)
-    assert all(schedules[n].default_status == dg.DefaultScheduleStatus.RUNNING for n in OPERATIONS_SCHEDULES)
+    want = dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
+    assert all(schedules[n].default_status == want for n in OPERATIONS_SCHEDULES)
     sensors = {s.name: s for s in defs.sensors or []}
     assert OPERATIONS_SENSORS <= set(sensors)
-    assert all(sensors[n].default_status == dg.DefaultSensorStatus.RUNNING for n in OPERATIONS_SENSORS)
+    want_sensor = dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
+    assert all(sensors[n].default_status == want_sensor for n in OPERATIONS_SENSORS)
     # The origin's cadence: full on Sundays, incremental on the other days.
     assert schedules["weekly_full_backup_schedule"].cron_schedule == "0 1 * * 0"
     assert schedules["daily_incr_backup_schedule"].cron_schedule == "0 1 * * 1-6"

@@ -1,9 +1,15 @@
 """When the operations jobs run (UTC, away from the exchange's evening loads): the origin's full backup on
 Sundays and incremental otherwise, a nightly logical dump, the weekly drill and maintenance, and a
-daily health report. They run by default: backups that wait for someone to switch them on are no backups."""
+daily health report.
 
+Whether they (and the operations sensors) start RUNNING follows the code location's one switch,
+``STOCKULA_AUTOMATION_RUNNING`` (off on a laptop, on in the compose deployment); it is read through
+``model_dump`` so this module also loads where the settings predate that switch (then: off).
+"""
 
 import dagster as dg
+
+from stockula_pipelines.settings import get_settings
 
 from .jobs import (
     backup_drill_job,
@@ -15,7 +21,13 @@ from .jobs import (
 )
 
 TZ = "UTC"
-RUNNING = dg.DefaultScheduleStatus.RUNNING
+
+
+def automation_running() -> bool:
+    return bool(get_settings().model_dump().get("automation_running", False))
+
+
+RUNNING = dg.DefaultScheduleStatus.RUNNING if automation_running() else dg.DefaultScheduleStatus.STOPPED
 
 weekly_full_backup_schedule = dg.ScheduleDefinition(
     name="weekly_full_backup_schedule", job=physical_backup_full_job, cron_schedule="0 1 * * 0",

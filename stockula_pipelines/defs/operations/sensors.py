@@ -14,8 +14,9 @@ from stockula_pipelines.lib.maintenance.health import Alert
 from stockula_pipelines.resources.backup import OperationsResource
 
 from .jobs import ops_alert_job
+from .schedules import automation_running
 
-RUNNING = dg.DefaultSensorStatus.RUNNING
+RUNNING = dg.DefaultSensorStatus.RUNNING if automation_running() else dg.DefaultSensorStatus.STOPPED
 
 
 def _alert_run(source: str, alerts: list[Alert], bucket: str) -> dg.RunRequest:
