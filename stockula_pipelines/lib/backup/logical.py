@@ -55,14 +55,14 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _pg_env(target: Target, role: Role) -> dict[str, str]:
+def pg_env(target: Target, role: Role) -> dict[str, str]:
     # The password travels in the environment of our own child process, never on its command line.
     settings = target.settings
     return {**{k: v for k, v in os.environ.items() if not k.startswith(("STOCKULA_", "PG", "DAGSTER_PG"))},
             "PGPASSWORD": settings.password_for(role), "PGCONNECT_TIMEOUT": "10"}
 
 
-def _conn_args(target: Target, role: Role, dbname: str) -> list[str]:
+def conn_args(target: Target, role: Role, dbname: str) -> list[str]:
     s = target.settings
     return ["-h", s.pg_host, "-p", str(s.pg_port), "-U", s.user_for(role), "-d", dbname, "--no-password"]
 
@@ -96,8 +96,8 @@ def run_logical(target: Target, *, run_id: str | None = None, log: Log = print) 
             # pg_dump reads the same snapshot while this transaction holds it open.
             proc = subprocess.run(  # noqa: S603 - fixed binary, arguments built here
                 [str(PG_BIN / "pg_dump"), "-Fc", f"--snapshot={snapshot}", "-f", str(partial),
-                 *_conn_args(target, Role.backup, target.dbname)],
-                env=_pg_env(target, Role.backup), capture_output=True, text=True, timeout=6 * 3600,
+                 *conn_args(target, Role.backup, target.dbname)],
+                env=pg_env(target, Role.backup), capture_output=True, text=True, timeout=6 * 3600,
             )
             conn.rollback()
         if proc.returncode != 0:

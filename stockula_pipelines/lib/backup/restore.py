@@ -20,7 +20,7 @@ from . import catalog
 from .catalog import Target
 from .checksums import available_timescaledb, compare, table_checksums
 from .errors import BackupError, RestoreRefused
-from .logical import LogicalFiles, _conn_args, _pg_env, verify_file
+from .logical import LogicalFiles, conn_args, pg_env, verify_file
 from .pgbackrest import BackupPaths, PgBackRest
 from .physical import chain_problem
 from .scratch import ScratchCluster
@@ -98,8 +98,8 @@ def restore_logical(target: Target, backup_id: str, *, into: str | None = None, 
         conn.execute("SELECT timescaledb_pre_restore()")
     log(f"restore: pg_restore {files.dump.name} into {into} (one job)")
     proc = subprocess.run(  # noqa: S603 - fixed binary, arguments built here
-        [str(PG_BIN / "pg_restore"), "--exit-on-error", *_conn_args(target, Role.admin, into), str(files.dump)],
-        env=_pg_env(target, Role.admin), capture_output=True, text=True, timeout=6 * 3600,
+        [str(PG_BIN / "pg_restore"), "--exit-on-error", *conn_args(target, Role.admin, into), str(files.dump)],
+        env=pg_env(target, Role.admin), capture_output=True, text=True, timeout=6 * 3600,
     )
     with target.connect(Role.admin, dbname=into, autocommit=True) as conn:
         conn.execute("SELECT timescaledb_post_restore()")
