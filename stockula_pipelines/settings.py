@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     health_long_query_seconds: float = 3600.0
     health_disk_free_min: float = 0.05
     health_compression_ratio_min: float = 0.50
+    # A table loaded before but not within this many hours alerts (stocks reload weekly; the rest nightly,
+    # and four days cover a holiday weekend).
+    freshness_max_age_hours: dict[str, float] = Field(default_factory=lambda: {
+        "price_history": 96.0, "options_calls": 96.0, "options_puts": 96.0, "dividends": 96.0, "splits": 96.0,
+        "stocks": 8 * 24.0})
     # Option snapshots older than this are dropped by the maintenance job (drop_chunks on Apache).
     retention_options_days: int = 730
 

@@ -167,3 +167,19 @@ def test_run_failure_sensor_stays_quiet_when_the_alert_job_itself_fails(webhook)
     url, received = webhook
     run_failure_alert_sensor(_failed_run_context(ops_alert_job.name, url))
     assert received == []
+
+
+def test_health_sensor_fires_when_a_table_was_not_loaded_within_its_window(clean_db):
+    ops = OperationsResource(database=clean_db.name)
+    quiet = health_threshold_sensor(dg.build_sensor_context(resources={"operations": ops}))
+    assert isinstance(quiet, dg.SkipReason)  # never loaded: nothing is stale yet
+    with clean_db.connect(Role.writer) as conn:
+        conn.execute(
+            "INSERT INTO ops.ingest_log (loaded_at, table_name, interval, window_start, window_end, symbols, mode) "
+            "VALUES (now() - interval '5 days', 'price_history', '1d', now() - interval '6 days', "
+            "now() - interval '5 days', ARRAY['AAA'], 'replace')")
+    assert _alert_names(health_threshold_sensor(dg.build_sensor_context(resources={"operations": ops}))) == {
+        "data_stale"}
+    with clean_db.connect(Role.writer) as conn:
+        conn.execute("UPDATE ops.ingest_log SET loaded_at = now()")
+    assert isinstance(health_threshold_sensor(dg.build_sensor_context(resources={"operations": ops})), dg.SkipReason)

@@ -85,6 +85,10 @@ def collect(conn: psycopg.Connection, settings) -> dict[str, object]:
         report["hypertables"] = _rows(conn, "select_hypertable_sizes.sql")
     except psycopg.Error:
         report["hypertables"] = []
+    try:
+        report["freshness"] = _rows(conn, "select_freshness.sql")
+    except (psycopg.errors.UndefinedFunction, psycopg.errors.InsufficientPrivilege):
+        report["freshness"] = []  # a database without the operations migration
     license_ = conn.execute(load_sql("select_license.sql")).fetchone()[0]  # type: ignore[index]
     report["compression"] = _rows(conn, "select_compression_stats.sql") if license_ == "timescale" else []
     try:
@@ -126,6 +130,12 @@ def evaluate(report: dict, settings, *, backups: bool = True) -> list[Alert]:
         if before and after is not None and 1 - after / before < settings.health_compression_ratio_min:
             alerts.append(Alert("warning", "compression_low",
                                 f"{comp['hypertable']} compresses by only {1 - after / before:.0%}"))
+    for row in report.get("freshness") or []:
+        window = settings.freshness_max_age_hours.get(row["table_name"])
+        if window and row["age_seconds"] is not None and row["age_seconds"] > window * 3600:
+            alerts.append(Alert("warning", "data_stale",
+                                f"market.{row['table_name']} last loaded {row['age_seconds'] / 3600:.0f} h ago "
+                                f"> {window:.0f} h"))
     archiver = report.get("archiver") or {}
     failed_at, archived_at = archiver.get("last_failed_time"), archiver.get("last_archived_time")
     if failed_at and (archived_at is None or failed_at > archived_at):
