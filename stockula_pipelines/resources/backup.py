@@ -22,6 +22,7 @@ class OperationsResource(ConfigurableResource):
     connections_warn: float | None = None
     connections_critical: float | None = None
     long_query_seconds: float | None = None
+    disk_free_min: float | None = None
     backup_max_age_hours: float | None = None
     drill_max_age_hours: float | None = None
     webhook_url: str | None = Field(default=None, description="default STOCKULA_ALERT_WEBHOOK_URL")
@@ -29,7 +30,8 @@ class OperationsResource(ConfigurableResource):
     def settings(self) -> Settings:
         overrides = {
             "health_connections_warn": self.connections_warn, "health_connections_critical": self.connections_critical,
-            "health_long_query_seconds": self.long_query_seconds, "backup_max_age_hours": self.backup_max_age_hours,
+            "health_long_query_seconds": self.long_query_seconds, "health_disk_free_min": self.disk_free_min,
+            "backup_max_age_hours": self.backup_max_age_hours,
             "drill_max_age_hours": self.drill_max_age_hours,
         }
         return get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})

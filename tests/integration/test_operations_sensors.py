@@ -183,3 +183,10 @@ def test_health_sensor_fires_when_a_table_was_not_loaded_within_its_window(clean
     with clean_db.connect(Role.writer) as conn:
         conn.execute("UPDATE ops.ingest_log SET loaded_at = now()")
     assert isinstance(health_threshold_sensor(dg.build_sensor_context(resources={"operations": ops})), dg.SkipReason)
+
+
+def test_health_sensor_fires_when_free_disk_is_under_the_minimum(test_db):
+    # The data directory's filesystem, measured for real; a minimum above 100 % makes any disk "low".
+    ops = OperationsResource(database=test_db.name, disk_free_min=1.01)
+    assert _alert_names(health_threshold_sensor(dg.build_sensor_context(resources={"operations": ops}))) == {
+        "disk_low"}
