@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 
 from stockula_pipelines.settings import get_settings
 
@@ -81,8 +82,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from stockula_pipelines.lib.backup import logical, physical
 
     def action() -> int:
-        from datetime import UTC, datetime
-
         target = _target(args)
         force_full = args.force_full or target.settings.force_full_backup
         kind = args.kind
@@ -101,16 +100,31 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from stockula_pipelines.lib.backup import catalog
+    from stockula_pipelines.lib.backup.pgbackrest import BackupPaths, PgBackRest
 
     def action() -> int:
-        rows = catalog.list_backups(_target(args))
+        target = _target(args)
+        rows = catalog.list_backups(target)
+        # The repository is the truth for physical sets: flag catalogued sets it no longer holds, and
+        # list sets taken outside this database's catalogue (another database, pgbackrest by hand).
+        repo = {b["label"]: b for b in PgBackRest(BackupPaths.from_settings(target.settings)).info()}
+        for row in rows:
+            if row["kind"] != "logical" and row["status"] == "complete" and row["backup_id"] not in repo:
+                row["status"] = "missing"
+        known = {r["backup_id"] for r in rows}
+        for label, b in repo.items():
+            if label not in known:
+                rows.append({"backup_id": label, "kind": b["type"], "status": "uncatalogued",
+                             "finished_at": datetime.fromtimestamp(b["timestamp"]["stop"], UTC),
+                             "size_bytes": b["info"]["size"], "passed": None})
+        rows.sort(key=lambda r: r["finished_at"], reverse=True)
         if args.json:
             print(json.dumps(rows, default=str, indent=2))
             return 0
-        print(f"{'backup':40} {'kind':8} {'status':9} {'finished (UTC)':20} {'size':>14}  verified")
+        print(f"{'backup':40} {'kind':8} {'status':12} {'finished (UTC)':20} {'size':>14}  verified")
         for r in rows:
-            verified = "-" if r["passed"] is None else ("passed" if r["passed"] else "FAILED")
-            print(f"{r['backup_id']:40} {r['kind']:8} {r['status']:9} {r['finished_at']:%Y-%m-%d %H:%M:%S} "
+            verified = "-" if r.get("passed") is None else ("passed" if r["passed"] else "FAILED")
+            print(f"{r['backup_id']:40} {r['kind']:8} {r['status']:12} {r['finished_at']:%Y-%m-%d %H:%M:%S} "
                   f"{(r['size_bytes'] or 0):>14,}  {verified}")
         return 0
 
@@ -141,8 +155,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
                                              verify_only=args.verify_only, log=_say)
         else:
             if args.to:
-                from datetime import datetime
-
                 try:
                     datetime.fromisoformat(args.to)
                 except ValueError:
