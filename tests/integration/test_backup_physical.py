@@ -91,6 +91,12 @@ def test_a_damaged_repository_file_fails_verify_loudly(clean_db):
         assert "damaged" in proc.stderr and backup.backup_id in proc.stderr
         failed = [r for r in catalog.list_backups(target) if r["backup_id"] == backup.backup_id][0]
         assert failed["passed"] is False
+        # An incremental whose full backup is damaged is damaged too.
+        load_day(clean_db, 10)
+        incr = physical.run_physical(target, "incr", log=lambda _m: None)
+        assert incr.prior_id == backup.backup_id
+        proc = _cli("backup", "--database", clean_db.name, "verify", incr.backup_id)
+        assert proc.returncode == 4 and "damaged" in proc.stderr, proc.stdout + proc.stderr
     finally:
         victim.write_bytes(original)
     ok, _report = PgBackRest(paths).verify(backup.backup_id)

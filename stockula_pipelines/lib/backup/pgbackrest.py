@@ -140,17 +140,21 @@ class PgBackRest:
         """Checks the repository's files against their checksums; (ok, report).
 
         2.45 exits 0 even when it finds damaged files: the summary ("status: error", "invalid
-        checksum") is what tells. With ``label``, only that set's status (and the WAL) counts.
+        checksum") is what tells. With ``label``, only that set, the sets it references (an
+        incremental's full and earlier incrementals) and the WAL count.
         """
         proc = self.run("verify", "--log-level-console=info", timeout=1800, check=False)
         report = (proc.stdout + proc.stderr).strip()
         lines = [line for line in report.splitlines() if "redacted" not in line]
-        bad = proc.returncode != 0 or any("status: error" in line for line in lines)
-        if label is not None:
-            bad = proc.returncode != 0 or any(
-                (f"{label}/" in line and "invalid" in line) or (f"backup: {label}," in line and "status: valid" not in line)
-                or ("archiveId" in line and "invalid" in line) for line in lines
-            )
+        if label is None:
+            bad = proc.returncode != 0 or any("status: error" in line for line in lines)
+            return not bad, "\n".join(lines)
+        sets = {b["label"]: b for b in self.info()}
+        chain = [label, *(sets.get(label, {}).get("reference") or [])]
+        bad = proc.returncode != 0 or any(
+            (f"{name}/" in line and "invalid" in line) or (f"backup: {name}," in line and "status: valid" not in line)
+            for name in chain for line in lines
+        ) or any("archiveId" in line and "invalid" in line for line in lines)
         return not bad, "\n".join(lines)
 
     def restore(self, label: str, pgdata: Path, *, target_time: str | None = None,
