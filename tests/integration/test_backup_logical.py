@@ -47,6 +47,8 @@ def test_logical_backup_restores_into_a_new_database_equal_to_the_live_tables(cl
     assert manifest["tables"] == expected
     assert manifest["sha256"] == logical.sha256_of(files.dump) and manifest["timescaledb_version"]
     assert not list(files.dump.parent.glob(".*.partial"))
+    assert files.dump.stat().st_mode & 0o777 == 0o600 and files.manifest.stat().st_mode & 0o777 == 0o600
+    assert files.dump.parent.stat().st_mode & 0o777 == 0o700
 
     into = f"{clean_db.name}_logical_restore"
     try:

@@ -74,13 +74,17 @@ def new_backup_id(now: datetime | None = None) -> str:
 
 def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
     os.replace(tmp, path)
 
 
 def run_logical(target: Target, *, run_id: str | None = None, log: Log = print) -> catalog.BackupRecord:
     paths = BackupPaths.from_settings(target.settings)
-    paths.logical.mkdir(parents=True, exist_ok=True)
+    # A dump holds every row: private to the account that takes it.
+    paths.logical.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths.logical.chmod(0o700)
     started = datetime.now(UTC)
     backup_id = new_backup_id(started)
     files = LogicalFiles.of(paths.logical, backup_id)
@@ -108,6 +112,7 @@ def run_logical(target: Target, *, run_id: str | None = None, log: Log = print) 
             "file": files.dump.name, "size_bytes": partial.stat().st_size, "sha256": sha256_of(partial),
             "tables": {name: s.as_dict() for name, s in sums.items()},
         }
+        partial.chmod(0o600)
         os.replace(partial, files.dump)
         # The manifest is renamed last: its presence is what makes the backup complete.
         _write_atomically(files.manifest, json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -106,7 +106,10 @@ class PgBackRest:
 
     def run(self, command: str, *options: str, timeout: float = 3600, check: bool = True):
         if not self.paths.config.exists():
-            raise BackupError(f"{self.paths.config} is missing: run `stockula stack up` to configure pgBackRest")
+            raise BackupError(
+                f"pgBackRest is not configured here ({self.paths.config} is missing): on the native stack run "
+                "`stockula stack up`; in the compose stack physical backups run inside the database container: "
+                "`docker compose exec -u postgres timescaledb pgbackrest --stanza=stockula --type=incr backup`")
         args = [PGBACKREST, f"--config={self.paths.config}", f"--stanza={self.paths.stanza}", *options, command]
         proc = self.run_as.run(args, check=False, timeout=timeout)
         if check and proc.returncode != 0:
