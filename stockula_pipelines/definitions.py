@@ -18,9 +18,11 @@ from stockula_pipelines.defs import (  # noqa: E402
     corporate_actions,
     curated,
     market_data,
+    operations,
     options,
     quality,
 )
+from stockula_pipelines.resources.backup import OperationsResource  # noqa: E402
 from stockula_pipelines.resources.market_data import MarketDataResource  # noqa: E402
 from stockula_pipelines.resources.timescale import TimescaleResource  # noqa: E402
 
@@ -32,11 +34,13 @@ defs = dg.Definitions.merge(
     aggregates.definitions(),
     curated.definitions(),
     quality.definitions(),
+    operations.definitions(),
     dg.Definitions(
         sensors=[automation_sensor()],
         resources={
             "timescale": TimescaleResource(),
             "market_data": MarketDataResource(),
+            "operations": OperationsResource(),
         }
     ),
 )

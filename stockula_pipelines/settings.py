@@ -135,6 +135,32 @@ class Settings(BaseSettings):
     # --- demo ---------------------------------------------------------------------------------------------
     demo_trading_days: int = 65  # three months: enough for the 21-day volatility to fill
 
+    # --- operations: backups, drills, maintenance, alerts ------------------------------------------------
+    # The pgBackRest repository's encryption passphrase (generated into stack.env by `stockula stack up`).
+    backup_cipher_pass: SecretStr | None = None
+    backup_dir: Path | None = None  # default <stack_dir>/backups
+    backup_stanza: str = "stockula"
+    backup_retention_full: int = 2  # pgBackRest keeps this many full backups (and their incrementals)
+    force_full_backup: bool = False  # the origin's FORCE_FULL_BACKUP: the next physical backup is full
+    backup_logical_retention: int = 7  # logical dumps kept; the last verified one is never deleted
+    # Scratch clusters of restores and drills take a free port in this range.
+    backup_scratch_ports: str = "55600-55699"
+    backup_max_age_hours: float = 26.0  # the last good backup older than this alerts
+    drill_max_age_hours: float = 8 * 24.0  # the weekly drill, plus a day of slack
+    alert_webhook_url: SecretStr | None = None  # alerts are POSTed here as JSON, and always logged
+    health_connections_warn: float = 0.80
+    health_connections_critical: float = 0.95
+    health_long_query_seconds: float = 3600.0
+    health_disk_free_min: float = 0.05
+    health_compression_ratio_min: float = 0.50
+    # A table loaded before but not within this many hours alerts (stocks reload weekly; the rest nightly,
+    # and four days cover a holiday weekend).
+    freshness_max_age_hours: dict[str, float] = Field(default_factory=lambda: {
+        "price_history": 96.0, "options_calls": 96.0, "options_puts": 96.0, "dividends": 96.0, "splits": 96.0,
+        "stocks": 8 * 24.0})
+    # Option snapshots older than this are dropped by the maintenance job (drop_chunks on Apache).
+    retention_options_days: int = 730
+
     @field_validator("symbols", mode="before")
     @classmethod
     def _split_symbols(cls, value: object) -> object:
@@ -169,6 +195,10 @@ class Settings(BaseSettings):
 
     def through_pgbouncer(self, dsn: str) -> bool:
         return f":{self.pgbouncer_port}/" in dsn
+
+    @property
+    def backup_root(self) -> Path:
+        return Path(self.backup_dir) if self.backup_dir else Path(self.stack_dir) / "backups"
 
     @property
     def redis_url(self) -> str:

@@ -4,6 +4,8 @@
     stockula db migrate|capabilities|url  schema and connection helpers
     stockula demo                         load a recent window from the synthetic source
     stockula backfill ASSET --from --to   load a range of partitions in one run
+    stockula backup run|list|verify|restore  backups, restores and verification drills
+    stockula maintenance run [TASK]       vacuum, statistics, reindex, timescaledb, health
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from stockula_pipelines.settings import SettingsError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stockula", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    from stockula_pipelines.cli import backfill, db, demo, stack
+    from stockula_pipelines.cli import backfill, backup, db, demo, maintenance, stack
 
     stack.register(sub)
     db.register(sub)
     demo.register(sub)
     backfill.register(sub)
+    backup.register(sub)
+    maintenance.register(sub)
     return parser
 
 

@@ -124,6 +124,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     print(f"      {event.message}", file=sys.stderr)
             return 1
     _print_summary(settings)
+    return _verified_backup(settings)
+
+
+def _verified_backup(settings) -> int:
+    """Leave the demo with a backup that has passed a restore drill (the Operations section of the README)."""
+    from stockula_pipelines.lib.backup import physical
+    from stockula_pipelines.lib.backup.catalog import Target
+    from stockula_pipelines.lib.backup.drill import run_drill
+    from stockula_pipelines.lib.backup.errors import BackupError
+
+    target = Target.default(settings)
+    try:
+        record = physical.run_physical(target, "incr", log=lambda m: print(f"      {m}", flush=True))
+        drill = run_drill(target, record.backup_id, log=lambda m: print(f"      {m}", flush=True))
+    except BackupError as exc:
+        print(f"stockula demo: backup or drill failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup: {record.backup_id} ({record.kind}) verified by a restore drill in {drill.seconds:.1f}s "
+          "(`stockula backup list`)")
     return 0
 
 

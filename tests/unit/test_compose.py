@@ -16,6 +16,7 @@ from stockula_pipelines.settings import project_dir
 INFRA = project_dir() / "infra"
 COMPOSE = INFRA / "docker-compose.yml"
 SECRETS = ("ADMIN", "WRITER", "ANALYST", "BACKUP", "MONITOR")
+CIPHER = ["STOCKULA_BACKUP_CIPHER_PASS=dummy-cipher"]
 # The native stack's services and the compose service that stands for each.
 NATIVE_TO_COMPOSE = {
     "postgres": "timescaledb",
@@ -39,7 +40,7 @@ def _docker_compose() -> str:
 
 def _run_config(tmp_path: Path, env_lines: list[str]) -> subprocess.CompletedProcess[str]:
     env_file = tmp_path / "dummy.env"
-    env_file.write_text("\n".join(env_lines) + "\n")
+    env_file.write_text("\n".join([*env_lines, *CIPHER]) + "\n")
     # A clean environment: only the env file may supply variables.
     return subprocess.run(
         [_docker_compose(), "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
@@ -214,3 +215,19 @@ def test_dagster_services_build_the_project_and_bypass_pgbouncer(raw: dict) -> N
     datasources = yaml.safe_load((INFRA / "grafana/provisioning/datasources/stockula.yml").read_text())
     assert {d["type"] for d in datasources["datasources"]} == {"prometheus", "postgres"}
     json.loads((INFRA / "grafana/dashboards/stockula-database.json").read_text())
+
+
+def test_the_backup_repository_is_a_volume_and_its_key_is_required(raw: dict, tmp_path: Path) -> None:
+    db = raw["services"]["timescaledb"]
+    assert _mounts(db)["/var/lib/pgbackrest"] == "pgbackrest" and "pgbackrest" in raw["volumes"]
+    assert _mounts(db)["/etc/pgbackrest/pgbackrest.conf"] == "./docker/pgbackrest.conf"
+    assert db["environment"]["PGBACKREST_REPO1_CIPHER_PASS"].startswith("${STOCKULA_BACKUP_CIPHER_PASS:?")
+    exporter = raw["services"]["postgres_exporter"]
+    assert any("--extend.query-path=" in arg for arg in exporter["command"])
+    env_file = tmp_path / "no-cipher.env"
+    env_file.write_text("".join(f"STOCKULA_{r}_PASSWORD=x\n" for r in SECRETS))
+    proc = subprocess.run([_docker_compose(), "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path, timeout=60)
+    assert proc.returncode != 0 and "set STOCKULA_BACKUP_CIPHER_PASS" in proc.stderr
+    dockerfile = (INFRA / "dagster/Dockerfile").read_text()
+    assert "COPY dbt_like_models" in dockerfile and "postgresql-client-15" in dockerfile

@@ -58,6 +58,32 @@ def test_every_derived_asset_runs_by_itself_after_its_loads():
             assert graph.get(key).automation_condition is None, "loads run on the schedules, not on automation"
 
 
+OPERATIONS_JOBS = {"physical_backup_full_job", "physical_backup_incr_job", "logical_backup_job", "backup_drill_job",
+                   "maintenance_job", "health_report_job", "ops_alert_job"}
+OPERATIONS_SCHEDULES = {"weekly_full_backup_schedule", "daily_incr_backup_schedule", "nightly_logical_backup_schedule",
+                        "weekly_drill_schedule", "weekly_maintenance_schedule", "daily_health_schedule"}
+OPERATIONS_SENSORS = {"backup_staleness_sensor", "health_threshold_sensor", "run_failure_alert_sensor"}
+
+
+def test_operations_jobs_schedules_and_sensors_are_pinned_and_follow_the_automation_switch():
+    from stockula_pipelines.defs.operations.schedules import automation_running
+
+    running = automation_running()
+    jobs = {j.name for j in defs.resolve_all_job_defs()}
+    assert OPERATIONS_JOBS <= jobs
+    schedules = {s.name: s for s in defs.schedules or []}
+    assert OPERATIONS_SCHEDULES <= set(schedules)
+    want = dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
+    assert all(schedules[n].default_status == want for n in OPERATIONS_SCHEDULES)
+    sensors = {s.name: s for s in defs.sensors or []}
+    assert OPERATIONS_SENSORS <= set(sensors)
+    want_sensor = dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
+    assert all(sensors[n].default_status == want_sensor for n in OPERATIONS_SENSORS)
+    # The origin's cadence: full on Sundays, incremental on the other days.
+    assert schedules["weekly_full_backup_schedule"].cron_schedule == "0 1 * * 0"
+    assert schedules["daily_incr_backup_schedule"].cron_schedule == "0 1 * * 1-6"
+
+
 def test_every_ingestion_asset_has_checks_and_the_guards_block():
     graph = defs.resolve_asset_graph()
     for key in ("market/stocks", "market/price_history", "market/price_history_intraday", "market/options_calls",

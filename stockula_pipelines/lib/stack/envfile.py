@@ -39,12 +39,24 @@ def resolve_passwords(settings: Settings, env_file: Path) -> dict[Role, str]:
     return passwords
 
 
-def render_env(settings: Settings, passwords: dict[Role, str]) -> str:
+def resolve_cipher_pass(settings: Settings, env_file: Path) -> str:
+    """The backup repository's passphrase: configured, else the one on disk, else a new one.
+
+    Changing it later makes the existing repository unreadable, so an existing value always wins.
+    """
+    secret = settings.backup_cipher_pass
+    current = secret.get_secret_value() if secret is not None else ""
+    return current or read_env_file(env_file).get("STOCKULA_BACKUP_CIPHER_PASS", "") or secrets.token_urlsafe(32)
+
+
+def render_env(settings: Settings, passwords: dict[Role, str], cipher_pass: str | None = None) -> str:
     lines = [
         "# Written by `stockula stack up`. Secrets: keep this file private (mode 0600).",
         "# Also usable as docker-compose's env file: docker compose --env-file .stack/stack.env ...",
     ]
     lines += [f"STOCKULA_{role.value.upper()}_PASSWORD={passwords[role]}" for role in Role]
+    if cipher_pass:
+        lines.append(f"STOCKULA_BACKUP_CIPHER_PASS={cipher_pass}")
     lines += [
         f"STOCKULA_PG_PORT={settings.pg_port}",
         f"STOCKULA_PGBOUNCER_PORT={settings.pgbouncer_port}",

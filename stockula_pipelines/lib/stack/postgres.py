@@ -80,12 +80,15 @@ def init_cluster(layout: StackLayout, run_as: RunAs, log: Callable[[str], None])
 
 def write_configs(settings: Settings, layout: StackLayout, run_as: RunAs) -> bool:
     """Render stockula.conf, pg_hba.conf and pg_ident.conf; True when any changed."""
+    from stockula_pipelines.lib.backup.pgbackrest import BackupPaths  # lib/backup imports this package
+
     tuning = tune(settings.tune_memory, settings.tune_num_cpus, settings.tune_max_conns)
     common = layout.pgdata / "stockula.common.conf"
     changed = write_config(common, shared_config("postgresql.common.conf"), run_as, 0o600)
     local = render_template(
         "postgresql.local.conf.tmpl", common_conf=common, port=settings.pg_port, socket_dir=layout.run,
         max_connections=tuning.max_connections, tuning=tuning.conf_lines(),
+        archive_command=BackupPaths.from_settings(settings).archive_command().replace("'", "''"),
     )
     changed |= write_config(layout.pgdata / "stockula.conf", local, run_as, 0o600)
     invoker = pwd.getpwuid(os.geteuid()).pw_name

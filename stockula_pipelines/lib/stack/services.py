@@ -120,12 +120,19 @@ def _redis_probe(settings: Settings, pw: Passwords) -> bool:
 EXPORTER = Path("/usr/bin/prometheus-postgres-exporter")
 
 
+def _exporter_configure(settings: Settings, layout: StackLayout, run_as: RunAs, pw: Passwords) -> bool:
+    # Read once at start: a changed file needs `stockula stack down && stockula stack up`.
+    return write_config(layout.conf / "postgres_exporter_queries.yml", shared_config("postgres_exporter_queries.yml"),
+                        run_as)
+
+
 def _exporter_launch(settings: Settings, layout: StackLayout, run_as: RunAs, pw: Passwords) -> None:
     dsn = (f"postgresql://{quote(settings.monitor_user, safe='')}:{quote(pw[Role.monitor], safe='')}"
            f"@{settings.pg_host}:{settings.pg_port}/{settings.db_name}?sslmode=disable")
     # The DSN travels in the environment, which only root and the service account can read.
     env = run_as.env(DATA_SOURCE_NAME=dsn)
-    spawn([str(EXPORTER), f"--web.listen-address=127.0.0.1:{settings.postgres_exporter_port}", "--log.level=warn"],
+    spawn([str(EXPORTER), f"--web.listen-address=127.0.0.1:{settings.postgres_exporter_port}", "--log.level=warn",
+           f"--extend.query-path={layout.conf / 'postgres_exporter_queries.yml'}"],
           run_as, env=env, log_file=layout.log / "postgres_exporter.log",
           pid_file=layout.run / "postgres_exporter.pid")
 
@@ -171,7 +178,7 @@ SERVICES: tuple[Service, ...] = (
             _pgbouncer_launch, _pgbouncer_probe, reloads_on_hup=True),
     Service("redis", Path("/usr/bin/redis-server"), "redis_port", _redis_configure, _redis_launch,
             _redis_probe),
-    Service("postgres_exporter", EXPORTER, "postgres_exporter_port", _no_config, _exporter_launch,
+    Service("postgres_exporter", EXPORTER, "postgres_exporter_port", _exporter_configure, _exporter_launch,
             _exporter_probe),
     Service("prometheus", Path("/usr/bin/prometheus"), "prometheus_port", _prometheus_configure,
             _prometheus_launch, _prometheus_probe, reloads_on_hup=True),

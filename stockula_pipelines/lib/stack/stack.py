@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from stockula_pipelines.settings import Role, Settings, get_settings
 
 from . import postgres
-from .envfile import render_env, resolve_passwords, write_env_file
+from .envfile import render_env, resolve_cipher_pass, resolve_passwords, write_env_file
 from .errors import PortInUseError, StackError
 from .layout import RunAs, StackLayout
 from .procs import is_alive, pids_mentioning, port_answers, port_is_free, terminate, wait_for
@@ -80,13 +80,20 @@ def stack_up(settings: Settings | None = None, *, log: Log = print) -> StackInfo
     layout.prepare(run_as)
 
     passwords = resolve_passwords(settings, layout.env_file)
-    if write_env_file(layout.env_file, render_env(settings, passwords)):
+    cipher_pass = resolve_cipher_pass(settings, layout.env_file)
+    if write_env_file(layout.env_file, render_env(settings, passwords, cipher_pass)):
         log(f"stack: wrote {layout.env_file}")
         # settings.py reads stack.env when Settings are built: make the next get_settings() see it.
         get_settings.cache_clear()
     settings = _with_passwords(settings, passwords)
 
     postgres.init_cluster(layout, run_as, log)
+    # Before PostgreSQL (re)reads archive_command, the config that command names must exist.
+    # (Imported here: lib/backup uses this package's layout, so a top-level import would be circular.)
+    from stockula_pipelines.lib.backup import pgbackrest
+
+    backup_paths = pgbackrest.BackupPaths.from_settings(settings)
+    pgbackrest.write_config(settings, backup_paths, run_as, cipher_pass)
     conf_changed = postgres.write_configs(settings, layout, run_as)
     if postgres.running(layout):
         if conf_changed:
@@ -101,6 +108,8 @@ def stack_up(settings: Settings | None = None, *, log: Log = print) -> StackInfo
     wait_for("PostgreSQL (SCRAM login as admin)", lambda: postgres.probe(settings, passwords),
              timeout=READY_TIMEOUT, log_file=postgres.log_file(layout))
     log(f"postgres: ready on 127.0.0.1:{settings.pg_port}")
+    pgbackrest.PgBackRest(backup_paths, run_as).stanza_create()  # idempotent; WAL archiving works from here on
+    log(f"pgbackrest: stanza '{backup_paths.stanza}' ready ({backup_paths.repo})")
 
     for service in SERVICES:
         port = service.port(settings)

@@ -1,0 +1,1 @@
+SELECT bt_index_check(%s::regclass, true)

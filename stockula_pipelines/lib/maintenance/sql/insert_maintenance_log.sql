@@ -1,0 +1,1 @@
+INSERT INTO ops.maintenance_log (task, seconds, changed, report, run_id) VALUES (%s, %s, %s, %s, %s)
