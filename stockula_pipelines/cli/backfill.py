@@ -93,16 +93,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def _report(result, started: float) -> int:
-    import dagster as dg
+    from stockula_pipelines.cli.demo import checks_line, print_failures
 
-    failed_checks = [e.asset_check_evaluation_data.check_name for e in result.all_events
-                     if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
-                     and not e.asset_check_evaluation_data.passed]
     print(f"      {'ok' if result.success else 'FAILED'} in {time.monotonic() - started:.1f}s (run {result.run_id})"
-          + (f", failed checks: {', '.join(sorted(set(failed_checks)))}" if failed_checks else ""), flush=True)
+          + checks_line(result), flush=True)
     if not result.success:
-        for event in result.all_events:
-            if event.is_failure:
-                print(f"      {event.message}", file=sys.stderr)
+        print_failures(result)
         return 1
     return 0

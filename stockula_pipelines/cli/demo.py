@@ -30,6 +30,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.set_defaults(func=cmd_demo)
 
 
+def checks_line(result) -> str:
+    """", failed checks: a, b" for the checks that failed in ``result`` (each named once), or ""."""
+    import dagster as dg
+
+    failed = sorted({e.asset_check_evaluation_data.check_name for e in result.all_events
+                     if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+                     and not e.asset_check_evaluation_data.passed})
+    return f", failed checks: {', '.join(failed)}" if failed else ""
+
+
+def print_failures(result) -> None:
+    for event in result.all_events:
+        if event.is_failure:
+            print(f"      {event.message}", file=sys.stderr)
+
+
 def _instance():
     import dagster as dg
 
@@ -111,17 +127,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             value = event.materialization.metadata.get("dagster/row_count")
             per_asset[event.asset_key] = int(value.value) if value is not None else 0
         rows = sum(per_asset.values())
-        failed_checks = [
-            e.asset_check_evaluation_data.check_name for e in result.all_events
-            if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION and not e.asset_check_evaluation_data.passed
-        ]
         status = "ok" if result.success else "FAILED"
         print(f"      {status} in {time.monotonic() - started:.1f}s: {len(keys)} asset(s), {rows:,} row(s)"
-              + (f", failed checks: {', '.join(failed_checks)}" if failed_checks else ""), flush=True)
+              + checks_line(result), flush=True)
         if not result.success:
-            for event in result.all_events:
-                if event.is_failure:
-                    print(f"      {event.message}", file=sys.stderr)
+            print_failures(result)
             return 1
     _print_summary(settings)
     return _verified_backup(settings)
