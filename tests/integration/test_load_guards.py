@@ -7,7 +7,7 @@ the faulty reload must keep what it cannot replace and say so in metadata, the q
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -21,7 +21,7 @@ from stockula_pipelines.defs.options.assets import option_chains
 from stockula_pipelines.defs.quality.checks import price_checks
 from stockula_pipelines.lib import schemas
 from stockula_pipelines.lib.db.refresh_log import watermark
-from stockula_pipelines.lib.ingest import load_window, upsert
+from stockula_pipelines.lib.ingest import IngestError, load_window, upsert
 from stockula_pipelines.lib.metrics.prices import refresh_price_metrics
 from stockula_pipelines.lib.sources import SourceError
 from stockula_pipelines.lib.sources.synthetic import SyntheticSource
@@ -184,9 +184,10 @@ def test_rejected_rows_keep_the_stored_row_and_do_not_stop_the_other_symbols(cle
     assert "volume missing" in quarantined[no_volume][1]
 
 
-def test_when_every_symbol_fails_the_step_fails_and_nothing_is_deleted(clean_db: TestDatabase):
+@pytest.mark.parametrize("fault", ["error", "empty"])
+def test_when_every_symbol_fails_the_step_fails_and_nothing_is_deleted(clean_db: TestDatabase, fault: str):
     stored = _stored_day(clean_db)
-    result = _run(clean_db, ["market/price_history"], DAY, faults=dict.fromkeys(_symbols(), "error"),
+    result = _run(clean_db, ["market/price_history"], DAY, faults=dict.fromkeys(_symbols(), fault),
                   raise_on_error=False)
     assert not result.success
     (failure,) = result.get_step_failure_events()
@@ -197,8 +198,10 @@ def test_when_every_symbol_fails_the_step_fails_and_nothing_is_deleted(clean_db:
         error = error.cause
     text = " ".join(messages)
     start, end = partition_window(DAY)
-    assert "price_history: no symbol could be fetched" in text
-    assert f"[{start.isoformat()}, {end.isoformat()})" in text and "nothing was changed" in text
+    # The message names the table and the window, and says that nothing changed.
+    assert "price_history: " in text and f"[{start.isoformat()}, {end.isoformat()})" in text
+    assert "nothing was changed" in text
+    assert ("HTTP 500" if fault == "error" else "no data returned") in text
     assert _bars(clean_db) == stored
     with clean_db.connect() as conn:
         loads = conn.execute("SELECT count(*) FROM ops.ingest_log WHERE table_name = 'price_history'").fetchone()[0]
@@ -309,3 +312,30 @@ def test_a_load_committing_after_a_later_id_was_refreshed_is_still_processed(cle
     assert {k: v for k, v in covered.items() if v != "setup"} == {fast_load.ingest_id: "early",
                                                                   slow_load.ingest_id: "late"}
     assert adjusted[first] is not None and adjusted[second] is not None
+
+
+def test_upsert_logs_what_the_derived_refreshes_need(clean_db: TestDatabase):
+    source = SyntheticSource(universe_size=UNIVERSE)
+    symbol = source.universe()[0]
+    window = partition_window(DAY)
+    daily = source.price_bars([symbol], *window, "1d")
+    intraday = source.price_bars([symbol], *window, "5m")
+    dividend = schemas.conform(pl.DataFrame({
+        "time": [datetime(2024, 7, 5, 4, tzinfo=UTC)], "symbol": [symbol], "ex_date": [date(2024, 7, 5)],
+        "amount": [0.25], "source": ["test"]}), "dividends")
+    with clean_db.connect() as conn:
+        upsert(conn, "stocks", source.stocks([symbol]), source=source.name)
+        # A batch of two intervals would be logged with none, which no derived refresh selects.
+        with pytest.raises(IngestError, match=r"one interval at a time.*single_interval"):
+            upsert(conn, "price_history", pl.concat([daily, intraday]), source="test")
+        bars = upsert(conn, "price_history", daily, source="test")
+        first = upsert(conn, "dividends", dividend, source="test")
+        again = upsert(conn, "dividends", dividend, source="test")
+        logged = {r[0]: r[1:] for r in conn.execute(
+            "SELECT ingest_id, interval, window_start, window_end, symbols, symbols_changed FROM ops.ingest_log")}
+    # No window given: the log holds the rows' own span, half-open, and their symbols and interval.
+    bar_time = daily.get_column("time").item()
+    assert logged[bars.ingest_id][:4] == ("1d", bar_time, bar_time + timedelta(microseconds=1), [symbol])
+    assert logged[first.ingest_id][4] == [symbol]
+    # Re-upserting the same dividend changes nothing, so it restates no symbol's history.
+    assert again.rows_unchanged == 1 and logged[again.ingest_id][4] == []

@@ -4,7 +4,6 @@
 import dagster as dg
 
 from stockula_pipelines.automation import after_upstream_loads
-
 from stockula_pipelines.lib.validation.quality_quarantine import open_summary, parse_value, resubmit
 from stockula_pipelines.partitions import partition_window
 from stockula_pipelines.resources.timescale import TimescaleResource

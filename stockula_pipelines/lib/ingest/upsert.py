@@ -20,7 +20,7 @@ from . import bookkeeping as bk
 from .copy import BatchHook, copy_frame
 from .loader import LoadResult
 from .sqlfiles import load_sql
-from .validate import check_unique_keys, check_window, conform, quarantine_frame, table_spec
+from .validate import IngestError, check_unique_keys, check_window, conform, quarantine_frame, table_spec
 
 # The column each table stamps when a row changes (the database fills it on insert).
 _TOUCHED = {"stocks": "updated_at"}
@@ -70,8 +70,13 @@ def upsert(
     symbols = sorted(frame.get_column("symbol").drop_nulls().unique().to_list())
     interval = None
     if table == "price_history" and frame.height:
-        intervals = frame.get_column("interval").unique().to_list()
-        interval = intervals[0] if len(intervals) == 1 else None
+        intervals = sorted(map(str, frame.get_column("interval").unique().to_list()))
+        if len(intervals) != 1:
+            # The ingest log holds one interval per load and the derived refreshes select loads by
+            # it: a mixed batch would be logged with none and never reach price_metrics.
+            raise IngestError(f"price_history: upsert one interval at a time, the frame has {intervals} "
+                              "(rule: single_interval)")
+        interval = intervals[0]
     quarantine = None if rejected is None else quarantine_frame(
         table, rejected, run_id=run_id, partition_key=partition_key)
 
@@ -100,15 +105,19 @@ def upsert(
         assert row is not None
         inserted, updated = int(row[0]), int(row[1])
         quarantined = bk.write_quarantine(conn, quarantine)
+        # Event tables restate history for the symbols a load changed; an upsert that inserted and
+        # updated nothing changed no symbol's events. Otherwise which ones changed is not known here,
+        # so the log's default (all of them) stands.
+        changed = [] if table in bk.EVENT_VALUE and inserted + updated == 0 else None
         ingest_id = bk.write_ingest_log(
             conn, table=table, interval=interval, start=start, end=end, symbols=symbols, mode="upsert",
             rows_deleted=0, rows_loaded=inserted, rows_updated=updated, rows_quarantined=quarantined,
-            source=source, run_id=run_id, partition_key=partition_key,
+            source=source, run_id=run_id, partition_key=partition_key, symbols_changed=changed,
         )
     return LoadResult(
         table=table, mode="upsert", window=(start, end) if start is not None and end is not None else None,
         symbols=tuple(symbols), interval=interval, rows_deleted=0, rows_loaded=inserted,
         rows_updated=updated, rows_unchanged=frame.height - inserted - updated,
         rows_quarantined=quarantined, chunks_decompressed=0, ingest_id=ingest_id,
-        seconds=_time.perf_counter() - started,
+        seconds=_time.perf_counter() - started, symbols_changed=tuple(changed) if changed is not None else None,
     )
