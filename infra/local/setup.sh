@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 
 PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib pgbouncer redis-server prometheus
           prometheus-postgres-exporter pgbackrest cmake gcc make libssl-dev libkrb5-dev dpkg-dev
-          docker-compose)
+          docker-compose chromium)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -4,6 +4,7 @@
     stockula db migrate|capabilities|url  schema and connection helpers
     stockula demo                         load a recent window from the synthetic source
     stockula backfill ASSET --from --to   load a range of partitions in one run
+    stockula materialize --select …       dagster asset materialize, failing on any failed ERROR check
     stockula backup run|list|verify|restore  backups, restores and verification drills
     stockula maintenance run [TASK]       vacuum, statistics, reindex, timescaledb, health
 """
@@ -19,12 +20,13 @@ from stockula_pipelines.settings import SettingsError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stockula", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    from stockula_pipelines.cli import backfill, backup, db, demo, maintenance, stack
+    from stockula_pipelines.cli import backfill, backup, db, demo, maintenance, materialize, stack
 
     stack.register(sub)
     db.register(sub)
     demo.register(sub)
     backfill.register(sub)
+    materialize.register(sub)
     backup.register(sub)
     maintenance.register(sub)
     return parser

@@ -1,0 +1,187 @@
+"""The Dagster UI in a real browser (Debian's chromium driven by Playwright), on data the demo loaded.
+
+Once per module: a fresh database loaded by `stockula demo --no-backup` (the real assets, a short recent
+window, four symbols), then one `dagster-webserver` on a free port of its own. Screenshots are kept under
+test-artifacts/ui/ (gitignored) for a person to look at; the assertions read the page and, where the UI
+only draws a colour, the same GraphQL the page reads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT_DIR, migrate_database, recreate_database
+from dagster_ui import BIN, CHROMIUM_ARGS, Webserver, start_webserver, wait_for_run, write_instance
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ARTEFACTS = PROJECT_DIR / "test-artifacts" / "ui"
+UI_DB = "stockula_test_ui"
+PARTITIONED = ["price_history", "price_history_intraday", "options_calls", "options_puts", "dividends", "splits"]
+
+
+@pytest.fixture(scope="module")
+def ui_env(stack_settings, tmp_path_factory) -> dict[str, str]:
+    recreate_database(stack_settings, UI_DB)
+    migrate_database(stack_settings, UI_DB)
+    home = tmp_path_factory.mktemp("dagster-ui")
+    write_instance(home)
+    env = dict(os.environ, STOCKULA_DB_NAME=UI_DB, STOCKULA_SYNTHETIC_UNIVERSE_SIZE="4",
+               DAGSTER_HOME=str(home), TMPDIR=str(home))
+    demo = subprocess.run(
+        [str(BIN / "stockula"), "demo", "--no-backup", "--daily-days", "25", "--option-days", "1",
+         "--intraday-days", "1"],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert "FAILED" not in demo.stdout and "failed checks" not in demo.stdout, demo.stdout
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(ui_env):
+    web = start_webserver(Path(ui_env["DAGSTER_HOME"]), ui_env)
+    yield web
+    web.stop()
+    assert web.proc.returncode is not None
+
+
+@pytest.fixture(scope="module")
+def page(server: Webserver):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1600, "height": 1000})
+        tab.set_default_timeout(60_000)  # a first paint on a loaded 2-core machine, not a test deadline
+        yield tab
+        browser.close()
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+
+
+ASSET_DEPS = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+
+
+def test_lineage_from_raw_loads_through_analytics_and_aggregates_to_curated(server, page):
+    page.goto(f"{server.url}/asset-groups")
+    page.locator('[data-tooltip="stocks"]').first.wait_for()
+    page.keyboard.press("Alt+e")  # groups are drawn collapsed
+    for name in ("price_history", "price_metrics", "price_history_weekly", "adjusted_daily_bars",
+                 "market_summary_daily"):
+        page.locator(f'[data-tooltip="{name}"]').first.wait_for()
+    _shot(page, "lineage")
+    edges = {("/".join(d["path"]), "/".join(n["assetKey"]["path"]))
+             for n in server.graphql(ASSET_DEPS)["assetNodes"] for d in n["dependencyKeys"]}
+    assert ("market/price_history", "analytics/price_metrics") in edges
+    assert ("market/price_history", "aggregates/price_history_weekly") in edges
+    assert ("analytics/price_metrics", "curated/stg_price_history") in edges
+    assert ("curated/stg_price_history", "curated/adjusted_daily_bars") in edges
+    assert ("curated/adjusted_daily_bars", "curated/market_summary_daily") in edges
+
+
+def test_asset_page_shows_metadata_preview_and_plot(server, page):
+    page.goto(f"{server.url}/assets/market/price_history")
+    page.get_by_text("dagster/row_count").first.wait_for()
+    for label in ("preview", "window_start", "rows_quarantined", "closes"):
+        page.get_by_text(label, exact=True).first.wait_for()
+    _shot(page, "asset_price_history")
+
+
+CHECKS = """
+query($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { ... on AssetNode {
+  assetChecksOrError { ... on AssetChecks { checks {
+    name
+    executionForLatestMaterialization { status }
+    partitionStatuses {
+      ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } }
+      ... on AssetCheckDefaultPartitionStatuses { succeededPartitions failedPartitions skippedPartitions
+                                                  executionFailedPartitions inProgressPartitions }
+    }
+  } } } } } }
+"""
+
+
+def _check_states(server: Webserver, name: str) -> dict[str, set[str]]:
+    """check name -> every state it shows: its latest execution's and each partition's."""
+    node = server.graphql(CHECKS, {"path": ["market", name]})["assetNodeOrError"]
+    states: dict[str, set[str]] = {}
+    for check in node["assetChecksOrError"]["checks"]:
+        seen = {(check["executionForLatestMaterialization"] or {}).get("status", "NONE")}
+        parts = check["partitionStatuses"] or {}
+        seen |= {r["status"] for r in parts.get("ranges", [])}
+        for field, status in (("failedPartitions", "FAILED"), ("skippedPartitions", "SKIPPED"),
+                              ("executionFailedPartitions", "EXECUTION_FAILED"), ("succeededPartitions", "SUCCEEDED")):
+            if parts.get(field):
+                seen.add(status)
+        states[check["name"]] = seen
+    return states
+
+
+@pytest.mark.parametrize("name", PARTITIONED)
+def test_every_check_of_a_partitioned_asset_reads_passed(server, page, name):
+    page.goto(f"{server.url}/assets/market/{name}?view=checks")
+    page.get_by_text("freshness" if name in ("price_history", "options_calls") else "no_duplicates").first.wait_for()
+    page.wait_for_load_state("networkidle")
+    _shot(page, f"checks_{name}")
+    states = _check_states(server, name)
+    assert states, f"market/{name} has no checks"
+    assert {c: s for c, s in states.items() if s != {"SUCCEEDED"}} == {}
+    body = page.locator("body").inner_text()
+    assert not re.search(r"\b(Failed|Skipped)\b", body), body[:2000]
+
+
+AUTOMATION = """
+{ schedulesOrError { ... on Schedules { results { name } } }
+  sensorsOrError { ... on Sensors { results { name } } } }
+"""
+
+
+def test_automation_page_lists_every_schedule_and_sensor(server, page):
+    from stockula_pipelines.definitions import defs
+
+    expected = sorted([s.name for s in defs.schedules] + [s.name for s in defs.sensors])
+    answer = server.graphql(AUTOMATION)
+    served = {r["name"] for r in answer["schedulesOrError"]["results"] + answer["sensorsOrError"]["results"]}
+    assert served == set(expected)
+    page.goto(f"{server.url}/automation")
+    for name in expected:
+        page.get_by_text(name, exact=True).first.wait_for()
+    _shot(page, "automation")
+
+
+LATEST_RUN = """
+query($key: String!) { runsOrError(filter: {tags: [{key: "dagster/partition", value: $key}]}, limit: 1) {
+  ... on Runs { results { runId status } } } }
+"""
+LATEST_DB_DAY = "SELECT max(date)::text FROM market.price_history WHERE interval = '1d'"
+
+
+def test_launch_one_partition_from_the_ui(server, page, ui_env, stack_settings):
+    import psycopg
+
+    from stockula_pipelines.settings import Role
+
+    with psycopg.connect(stack_settings.dsn(Role.writer, dbname=UI_DB), prepare_threshold=None) as conn:
+        day = conn.execute(LATEST_DB_DAY).fetchone()[0]
+    page.goto(f"{server.url}/assets/market/price_history")
+    page.get_by_text("Materialize…", exact=False).first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator("input[type=text]").first.fill(day)
+    dialog.locator("input[type=text]").first.press("Enter")
+    _shot(page, "launch_dialog")
+    dialog.get_by_text("Launch 1 run").click()
+    run = None
+    while not run:  # the launch answers before the run is listed
+        run = server.graphql(LATEST_RUN, {"key": day})["runsOrError"]["results"]
+    assert wait_for_run(server, run[0]["runId"]) == "SUCCESS"
+    page.goto(f"{server.url}/runs/{run[0]['runId']}")
+    page.get_by_text("RUN_SUCCESS").first.wait_for()
+    _shot(page, "launched_run")
+    assert {c: s for c, s in _check_states(server, "price_history").items() if s != {"SUCCEEDED"}} == {}
