@@ -126,7 +126,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # A ranged run records one materialization per partition with the run's counts: count once.
         per_asset: dict[dg.AssetKey, int] = {}
         for event in result.get_asset_materialization_events():
-            value = event.materialization.metadata.get("dagster/row_count")
+            meta = event.materialization.metadata
+            value = meta.get("rows_in_run") or meta.get("dagster/row_count")
             per_asset[event.asset_key] = int(value.value) if value is not None else 0
         rows = sum(per_asset.values())
         status = "ok" if result.success else "FAILED"

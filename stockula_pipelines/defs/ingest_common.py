@@ -22,6 +22,7 @@ from datetime import datetime
 import dagster as dg
 import polars as pl
 
+from stockula_pipelines.defs.load_plots import column_schema, plots
 from stockula_pipelines.lib.ingest.loader import LoadResult
 from stockula_pipelines.lib.sources import MarketDataSource, SourceError
 from stockula_pipelines.lib.sources.fetch import Fetched, fetch_by_symbol
@@ -93,6 +94,9 @@ class TableLoad:
     changed: set[str] | None = None
     window: tuple[datetime, datetime] | None = None
     preview: pl.DataFrame | None = None
+    latest: pl.DataFrame | None = None  # the last load's rows: the plots draw them
+    partitions: tuple[str, ...] = ()  # the run's partition keys
+    columns: dg.TableSchema | None = None
 
     def add(self, load: LoadResult | None, valid: pl.DataFrame, counts: dict[str, int], window,
             fetched: Fetched) -> None:
@@ -116,26 +120,37 @@ class TableLoad:
         self.window = window if self.window is None else (min(self.window[0], window[0]), max(self.window[1], window[1]))
         if self.preview is None or self.preview.is_empty():
             self.preview = valid
+        if not valid.is_empty():
+            self.latest = valid
 
     def result(self, asset_key: dg.AssetKey | None = None, **extra: dg.MetadataValue) -> dg.MaterializeResult:
+        """The run's metadata. A range run's materialisation is recorded on every partition of the range
+        with the same metadata, so its counts and window are labelled as the run's, not the partition's."""
         window = self.window
+        ranged = len(self.partitions) > 1
+        where = "run_range" if ranged else "window"
         metadata = {
-            "dagster/row_count": dg.MetadataValue.int(self.rows_loaded),
-            "rows_loaded": dg.MetadataValue.int(self.rows_loaded),
+            # Dagster's row count is read as "rows in this partition": only true for a one-partition run.
+            **({} if ranged else {"dagster/row_count": dg.MetadataValue.int(self.rows_loaded)}),
+            ("rows_in_run" if ranged else "rows_loaded"): dg.MetadataValue.int(self.rows_loaded),
+            **({"run_partitions": dg.MetadataValue.int(len(self.partitions))} if ranged else {}),
             "rows_replaced": dg.MetadataValue.int(self.rows_replaced),
             "rows_quarantined": dg.MetadataValue.int(self.rows_quarantined),
             "quarantined_by_rule": dg.MetadataValue.json(self.by_rule),
             "load_seconds": dg.MetadataValue.float(round(self.load_seconds, 4)),
-            "window_start": dg.MetadataValue.text(window[0].isoformat() if window else ""),
-            "window_end": dg.MetadataValue.text(window[1].isoformat() if window else ""),
+            f"{where}_start": dg.MetadataValue.text(window[0].isoformat() if window else ""),
+            f"{where}_end": dg.MetadataValue.text(window[1].isoformat() if window else ""),
             "symbols": dg.MetadataValue.int(self.symbols),
             "symbols_skipped": dg.MetadataValue.json(dict(sorted(self.skipped.items()))),
             "symbols_retried": dg.MetadataValue.json(sorted(self.retried)),
             "source": dg.MetadataValue.text(self.source),
             "table": dg.MetadataValue.text(f"market.{self.table}"),
             "preview": preview_table(self.preview if self.preview is not None else pl.DataFrame()),
+            **plots(self.table, self.latest),
             **extra,
         }
+        if self.columns is not None:
+            metadata["dagster/column_schema"] = dg.MetadataValue.table_schema(self.columns)
         if self.changed is not None:
             metadata["symbols_changed"] = dg.MetadataValue.json(sorted(self.changed))
         return dg.MaterializeResult(asset_key=asset_key, metadata=metadata)
@@ -160,6 +175,11 @@ def load_fetched(
     """Validate the answers, quarantine the rejects and replace the window of the symbols that answered."""
     table = fetched.table
     summary = into or TableLoad(table=table, source=source)
+    if summary.columns is None:
+        summary.partitions = tuple(context.partition_keys) if context.has_partition_key_range or \
+            context.has_partition_key else ()
+        with timescale.connection() as conn:
+            summary.columns = column_schema(conn, "market", table)
     if fetched.skipped:
         context.log.warning(f"{table}: kept the stored rows of {len(fetched.skipped)} symbol(s) the source "
                             f"did not answer for [{window[0].isoformat()}, {window[1].isoformat()}): "

@@ -8,6 +8,7 @@ import dagster as dg
 from psycopg import sql
 
 from stockula_pipelines.automation import after_upstream_loads
+from stockula_pipelines.defs.load_plots import column_schema
 from stockula_pipelines.lib.aggregates import AGGREGATES, RefreshResult, load_sql, refresh_aggregate
 from stockula_pipelines.resources.timescale import TimescaleResource
 
@@ -74,10 +75,12 @@ def _build(name: str, upstream: dg.AssetKey, description: str) -> dg.AssetsDefin
         with timescale.autocommit_connection() as conn:
             result = refresh_aggregate(conn, agg, caps=caps, run_id=context.run.run_id)
             row = conn.execute(sql.SQL(load_sql("count_rows")).format(target=agg.identifier)).fetchone()
+            columns = column_schema(conn, "aggregates", name)
         context.log.info(
             f"{agg.target}: {result.method} over {len(result.windows)} window(s) from {result.loads} load(s), "
             f"{result.rows_written} row(s) written")
-        return dg.MaterializeResult(metadata=_metadata(result, int(row[0]) if row else 0))
+        return dg.MaterializeResult(metadata={**_metadata(result, int(row[0]) if row else 0),
+                                              "dagster/column_schema": dg.MetadataValue.table_schema(columns)})
 
     return _asset
 
@@ -107,10 +110,12 @@ def options_volume_daily(timescale: TimescaleResource) -> dg.MaterializeResult:
     """
     with timescale.connection() as conn:
         rows = conn.execute(load_sql("count_options_volume_daily")).fetchall()
+        columns = column_schema(conn, "aggregates", "options_volume_daily")
     counts = {option_type: int(n) for option_type, n, _latest in rows}
     latest = max((b for _t, _n, b in rows if b is not None), default=None)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": dg.MetadataValue.int(sum(counts.values())),
         "rows_by_option_type": dg.MetadataValue.json(counts),
         "latest_bucket": dg.MetadataValue.text(latest.isoformat() if latest else "none"),
+        "dagster/column_schema": dg.MetadataValue.table_schema(columns),
     })

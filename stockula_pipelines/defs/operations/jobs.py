@@ -57,9 +57,9 @@ def _backup_metadata(record, seconds: float) -> dict[str, dg.MetadataValue]:
 def _backup(context: dg.OpExecutionContext, operations: OperationsResource, kind: str, force_full: bool = False):
     started = time.monotonic()
     if kind == "logical":
-        record = operations.logical_backup(run_id=context.run_id, log=context.log.info)
+        record = operations.logical_backup(run_id=context.run.run_id, log=context.log.info)
     else:
-        record = operations.physical_backup(kind, force_full=force_full, run_id=context.run_id, log=context.log.info)
+        record = operations.physical_backup(kind, force_full=force_full, run_id=context.run.run_id, log=context.log.info)
     metadata = _backup_metadata(record, time.monotonic() - started)
     context.log_event(dg.AssetMaterialization(BACKUPS_KEY, description=f"{record.kind} backup", metadata=metadata))
     return dg.Output(record.backup_id, metadata=metadata)
@@ -83,7 +83,7 @@ def verification_drill(context: dg.OpExecutionContext, config: DrillConfig, oper
     from stockula_pipelines.lib.backup.errors import VerificationFailed
 
     try:
-        result = operations.drill(config.backup_id, run_id=context.run_id, log=context.log.info)
+        result = operations.drill(config.backup_id, run_id=context.run.run_id, log=context.log.info)
     except VerificationFailed as exc:
         context.log_event(dg.AssetMaterialization(VERIFICATIONS_KEY, metadata={
             "passed": dg.MetadataValue.bool(False), "problem": dg.MetadataValue.text(str(exc)[:2000])}))
@@ -96,7 +96,7 @@ def verification_drill(context: dg.OpExecutionContext, config: DrillConfig, oper
 @dg.op(pool=SOURCE_POOL)
 def maintenance(context: dg.OpExecutionContext, config: MaintenanceConfig, operations: OperationsResource):
     """vacuum, statistics, reindex, timescaledb and health, under the maintenance guard."""
-    reports = operations.maintenance(config.task, run_id=context.run_id, log=context.log.info)
+    reports = operations.maintenance(config.task, run_id=context.run.run_id, log=context.log.info)
     changed = [line for r in reports for line in r.changed]
     alerts = [Alert(**a) for r in reports for a in r.report.get("alerts", [])]
     for alert in alerts:

@@ -18,6 +18,9 @@ would cost more than the load.
 from collections.abc import Iterator
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (  # not exported by dagster
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 from stockula_pipelines.lib.expectations.suites import MISSING_DAYS, SOURCE_COVERAGE, TABLE_CHECKS, CheckDef
 from stockula_pipelines.lib.validation import quality
@@ -93,17 +96,33 @@ def _log_partition_evaluations(context, key: dg.AssetKey, results: list[quality.
                          f"(per-partition results only up to {MAX_PARTITION_EVALUATIONS})")
         return
     failed = any(not r.passed for r in results)
+    targets = _latest_materializations(context, key, keys)
     for partition in keys:
         per_day = recheck(partition_window(partition), partition) if failed else results
         for r in per_day:
             op.log_event(dg.AssetCheckEvaluation(
                 asset_key=key, check_name=r.check_name, passed=r.passed, partition=partition,
+                target_materialization_data=targets.get(partition),
                 severity=dg.AssetCheckSeverity.ERROR if r.severity == "ERROR" else dg.AssetCheckSeverity.WARN,
                 metadata={"failing_count": dg.MetadataValue.int(int(r.failing_count)),
                           "checked_in": dg.MetadataValue.text(
                               f"range run {keys[0]}...{keys[-1]}" if not failed else "this partition")},
                 description=r.summary,
             ))
+
+
+def _latest_materializations(context, key: dg.AssetKey, partitions: list[str]) -> dict[str, object]:
+    """partition -> its latest materialisation. Dagster counts a partition's check result as current
+    only when it names the materialisation it judged; without it the UI shows the partition unchecked."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions), limit=len(partitions) * 2).records
+    latest: dict[str, object] = {}
+    for record in records:  # newest first
+        partition = record.event_log_entry.dagster_event.partition
+        if partition not in latest:
+            latest[partition] = AssetCheckEvaluationTargetMaterializationData(
+                storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp)
+    return latest
 
 
 def price_checks(key: dg.AssetKey, *, intraday: bool) -> dg.AssetChecksDefinition:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import subprocess
@@ -15,6 +16,9 @@ from .errors import StackError
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 # PostgreSQL and PgBouncer refuse to run as root, so a root caller hands every service to this account.
 SERVICE_USER_WHEN_ROOT = "postgres"
+# Where the stack lives when the service account cannot reach the checkout (a clone under /root, mode 700):
+# one directory per checkout, named by a hash of its path, linked from <checkout>/.stack.
+SHARED_STACK_ROOT = Path("/var/lib/stockula")
 
 
 def infra_dir() -> Path:
@@ -112,6 +116,24 @@ class StackLayout:
 
     def service_dirs(self) -> list[Path]:
         return [self.run, self.log, self.conf, self.conf / "targets", self.redis_data, self.prometheus_data]
+
+    def relocated(self, run_as: RunAs, log=print) -> StackLayout:
+        """This layout, or one under SHARED_STACK_ROOT linked from here when the service account cannot
+        reach the checkout. Only a stack not created yet at the checkout's default place moves: an explicit
+        STOCKULA_STACK_DIR, or one that already holds data, is used where it is (and fails clearly)."""
+        if not run_as.drop or self.root.exists() or self.root != project_dir().resolve() / ".stack":
+            return self
+        if run_as.run(["/usr/bin/test", "-x", str(self.root.parent)], check=False).returncode == 0:
+            return self
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
+        target = SHARED_STACK_ROOT / digest
+        SHARED_STACK_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+        SHARED_STACK_ROOT.chmod(0o755)  # traversable by the service account, whatever the umask
+        target.mkdir(mode=0o755, exist_ok=True)
+        self.root.symlink_to(target, target_is_directory=True)
+        log(f"stack: the '{run_as.name}' OS user cannot reach {self.root.parent}; the stack's data lives in "
+            f"{target} (linked from {self.root})")
+        return StackLayout(target)
 
     def prepare(self, run_as: RunAs) -> None:
         """Create the directories, owned by the service account, and prove that account can reach them."""

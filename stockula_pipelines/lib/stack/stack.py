@@ -77,6 +77,7 @@ def stack_up(settings: Settings | None = None, *, log: Log = print) -> StackInfo
     run_as = RunAs.for_current_process()
     _check_ports(settings, layout)
     postgres.ensure_timescaledb(log)
+    layout = layout.relocated(run_as, log)
     layout.prepare(run_as)
 
     passwords = resolve_passwords(settings, layout.env_file)
