@@ -44,8 +44,9 @@ bench: migrate
 lint: setup
 	@$(BIN)/ruff check stockula_pipelines tests bench
 
+# exec: make forwards SIGTERM to its child, which must be the command that stops dagster dev's processes.
 ui: migrate
-	@$(WITH_ENV) $(BIN)/dagster dev -w workspace.yaml -p $${STOCKULA_DAGSTER_WEBSERVER_PORT:-53070}
+	@$(WITH_ENV) exec $(BIN)/stockula ui
 
 clean: stack-down
 	rm -rf .stack

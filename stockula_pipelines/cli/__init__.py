@@ -7,6 +7,7 @@
     stockula materialize --select …       dagster asset materialize, failing on any failed ERROR check
     stockula backup run|list|verify|restore  backups, restores and verification drills
     stockula maintenance run [TASK]       vacuum, statistics, reindex, timescaledb, health
+    stockula ui                           dagster dev (webserver + daemon) with a clean stop
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from stockula_pipelines.settings import SettingsError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stockula", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    from stockula_pipelines.cli import backfill, backup, db, demo, maintenance, materialize, stack
+    from stockula_pipelines.cli import backfill, backup, db, demo, maintenance, materialize, stack, ui
 
     stack.register(sub)
     db.register(sub)
     demo.register(sub)
     backfill.register(sub)
     materialize.register(sub)
+    ui.register(sub)
     backup.register(sub)
     maintenance.register(sub)
     return parser

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,11 @@ class Webserver:
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
         req = urllib.request.Request(f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - our own loopback server
-            answer = json.load(resp)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - our own loopback server
+                answer = json.load(resp)
+        except urllib.error.HTTPError as exc:  # a bad query answers 400 with the reason in the body
+            raise AssertionError(f"GraphQL {exc.code}: {exc.read().decode()[:2000]}") from exc
         assert "errors" not in answer, answer["errors"]
         return answer["data"]
 
