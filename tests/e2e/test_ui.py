@@ -76,12 +76,12 @@ def test_lineage_from_raw_loads_through_analytics_and_aggregates_to_curated(serv
     page.locator('[data-tooltip="market_data"]').first.wait_for(state="attached")  # off-screen nodes are not drawn
     _shot(page, "lineage_all_groups")
     # Upstream of a mart: raw loads -> analytics -> staging -> marts, every node on one screen.
-    page.goto(f"{server.url}/assets/curated/market_summary_daily?view=lineage&lineageScope=upstream")
+    page.goto(f"{server.url}/assets/curated/market_summary_daily?view=lineage&lineageScope=upstream&lineageDepth=10")
     for name in ("price_history", "dividends", "price_metrics", "stg_price_history", "market_summ…_daily"):
         page.get_by_text(name, exact=True).first.wait_for()
     _shot(page, "lineage_upstream_of_market_summary_daily")
     # Downstream of the daily bars: analytics, the aggregates and the curated staging model.
-    page.goto(f"{server.url}/assets/market/price_history?view=lineage&lineageScope=downstream")
+    page.goto(f"{server.url}/assets/market/price_history?view=lineage&lineageScope=downstream&lineageDepth=10")
     for name in ("aggregates", "analytics", "curated", "price_metrics", "stg_price_history"):
         page.get_by_text(name, exact=True).first.wait_for()
     _shot(page, "lineage_downstream_of_price_history")
@@ -103,6 +103,8 @@ def test_asset_page_shows_metadata_preview_and_plot(server, page):
     # The demo's range run: its counts and window say they are the run's, not the partition's.
     for label in ("rows_in_run", "run_range_start", "run_range_end", "preview", "closes"):
         page.get_by_text(label, exact=True).first.wait_for()
+    page.get_by_text("closes", exact=True).first.scroll_into_view_if_needed()
+    _shot(page, "asset_price_history_closes_plot")
     body = page.locator("body").inner_text()
     assert "window_start" not in body
     assert re.search("[▁▂▃▄▅▆▇█]{10,}", body), "no sparkline of the closes"
@@ -147,6 +149,7 @@ def test_every_check_of_a_partitioned_asset_reads_passed(server, page, name):
     assert {c: s for c, s in states.items() if s != {"SUCCEEDED"}} == {}
     page.goto(f"{server.url}/assets/market/{name}?view=checks")
     page.get_by_text("no_duplicates", exact=True).first.wait_for()
+    page.get_by_text("Succeeded", exact=True).nth(len(states) - 1).wait_for()  # statuses load after the names
     listed = page.locator("body").inner_text()
     _shot(page, f"checks_{name}")
     assert listed.count("Succeeded") >= len(states), listed[:2000]
@@ -206,3 +209,25 @@ def test_launch_one_partition_from_the_ui(server, page, ui_env, stack_settings):
     page.get_by_text("RUN_SUCCESS").first.wait_for()
     _shot(page, "launched_run")
     assert {c: s for c, s in _check_states(server, "price_history").items() if s != {"SUCCEEDED"}} == {}
+
+
+GUIDE = PROJECT_DIR / "docs" / "analyst-guide.md"
+
+
+def test_analyst_guide_queries_run_as_the_analyst(ui_env, stack_settings):
+    """Every SQL block of docs/analyst-guide.md, on the demo's data, as the read-only analyst role."""
+    import psycopg
+
+    from stockula_pipelines.settings import Role
+
+    blocks = re.findall(r"```sql\n(.*?)```", GUIDE.read_text(), flags=re.S)
+    assert len(blocks) >= 8
+    with psycopg.connect(stack_settings.dsn(Role.analyst, dbname=UI_DB), prepare_threshold=None,
+                         autocommit=True) as conn:
+        for block in blocks:
+            if block.startswith("-- expect: permission denied"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(block)
+                continue
+            rows = conn.execute(block).fetchall()
+            assert rows, f"no rows from:\n{block}"
