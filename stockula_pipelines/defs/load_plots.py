@@ -11,8 +11,9 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from psycopg import sql
 
-from stockula_pipelines.lib.sparkline import markdown_table
+from stockula_pipelines.lib.sparkline import MAX_POINTS, markdown_table
 
 SQL = Path(__file__).with_name("sql")
 MAX_SYMBOLS = 12
@@ -43,6 +44,14 @@ def smile_plot(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
         rows.append((str(expiry), leg["strike"].to_list(), leg[iv].to_list()))
     title = f"{symbol}: implied volatility by strike (the smile) per expiry, low strike → high\n\n"
     return {"iv_smile": dg.MetadataValue.md(title + markdown_table(("expiry", "strike", "implied vol"), rows))}
+
+
+def aggregate_plot(conn, identifier: sql.Identifier) -> dict[str, dg.MetadataValue]:
+    """The latest buckets' closes and volume per symbol of an OHLCV aggregate."""
+    query = sql.SQL((SQL / "select_recent_bars.sql").read_text()).format(target=identifier)
+    rows = conn.execute(query, {"buckets": MAX_POINTS}).fetchall()
+    frame = pl.DataFrame(rows, schema=["symbol", "time", "close_price", "volume"], orient="row")
+    return bars_plot(frame)
 
 
 def plots(table: str, frame: pl.DataFrame | None) -> dict[str, dg.MetadataValue]:

@@ -110,6 +110,13 @@ def test_asset_page_shows_metadata_preview_and_plot(server, page):
     assert re.search("[▁▂▃▄▅▆▇█]{10,}", body), "no sparkline of the closes"
     page.get_by_text("Columns", exact=False).first.wait_for()  # dagster/column_schema
     assert "close_price" in page.locator("body").inner_text()
+    # An aggregate's bars, and an option snapshot's smile, drawn the same way.
+    for key, plot in (("aggregates/price_history_weekly", "closes"), ("market/options_calls", "iv_smile")):
+        page.goto(f"{server.url}/assets/{key}")
+        page.get_by_text(plot, exact=True).first.wait_for()
+        page.get_by_text(plot, exact=True).first.scroll_into_view_if_needed()
+        _shot(page, f"asset_{key.replace('/', '_')}_{plot}")
+        assert re.search("[▁▂▃▄▅▆▇█]{3,}", page.locator("body").inner_text())
 
 
 CHECKS = """

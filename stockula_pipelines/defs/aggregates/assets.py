@@ -8,7 +8,7 @@ import dagster as dg
 from psycopg import sql
 
 from stockula_pipelines.automation import after_upstream_loads
-from stockula_pipelines.defs.load_plots import column_schema
+from stockula_pipelines.defs.load_plots import aggregate_plot, column_schema
 from stockula_pipelines.lib.aggregates import AGGREGATES, RefreshResult, load_sql, refresh_aggregate
 from stockula_pipelines.resources.timescale import TimescaleResource
 
@@ -76,11 +76,13 @@ def _build(name: str, upstream: dg.AssetKey, description: str) -> dg.AssetsDefin
             result = refresh_aggregate(conn, agg, caps=caps, run_id=context.run.run_id)
             row = conn.execute(sql.SQL(load_sql("count_rows")).format(target=agg.identifier)).fetchone()
             columns = column_schema(conn, "aggregates", name)
+            plot = aggregate_plot(conn, agg.identifier) if "close_price" in agg.columns else {}
         context.log.info(
             f"{agg.target}: {result.method} over {len(result.windows)} window(s) from {result.loads} load(s), "
             f"{result.rows_written} row(s) written")
         return dg.MaterializeResult(metadata={**_metadata(result, int(row[0]) if row else 0),
-                                              "dagster/column_schema": dg.MetadataValue.table_schema(columns)})
+                                              "dagster/column_schema": dg.MetadataValue.table_schema(columns),
+                                              **plot})
 
     return _asset
 
