@@ -119,7 +119,10 @@ class Statistics:
 def statistics(returns, turnover, dates) -> Statistics:
     """Every statistic of one series; ``dates[i]`` is the date of ``returns[i]``."""
     dd = max_drawdown(returns)
-    at = (lambda i: dates[i] if i is not None else None)
+
+    def at(i: int | None) -> date | None:
+        return dates[i] if i is not None else None
+
     return Statistics(
         days=int(_r(returns).size), cagr=cagr(returns), annual_volatility=annual_volatility(returns),
         sharpe_ratio=sharpe_ratio(returns), sortino_ratio=sortino_ratio(returns), max_drawdown=dd.depth,
