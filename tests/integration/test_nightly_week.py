@@ -67,7 +67,7 @@ class Week:
         self.defs = dg.Definitions(
             assets=list(defs.assets or []), asset_checks=list(defs.asset_checks or []),
             jobs=list(defs.jobs or []), schedules=list(defs.schedules or []), sensors=list(defs.sensors or []),
-            resources={"timescale": self.timescale,
+            resources={**defs.resources, "timescale": self.timescale,
                        "market_data": FaultyMarketData(key="week", retry_delay_seconds=0)},
         )
         self.job = self.defs.resolve_implicit_global_asset_job_def()

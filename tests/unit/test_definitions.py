@@ -66,9 +66,9 @@ OPERATIONS_SENSORS = {"backup_staleness_sensor", "health_threshold_sensor", "run
 
 
 def test_operations_jobs_schedules_and_sensors_are_pinned_and_follow_the_automation_switch():
-    from stockula_pipelines.defs.operations.schedules import automation_running
+    from stockula_pipelines.settings import get_settings
 
-    running = automation_running()
+    running = get_settings().automation_running
     jobs = {j.name for j in defs.resolve_all_job_defs()}
     assert OPERATIONS_JOBS <= jobs
     schedules = {s.name: s for s in defs.schedules or []}
