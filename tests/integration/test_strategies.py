@@ -92,7 +92,10 @@ def test_late_dividend_restates_exactly_the_rows_reading_it_and_a_rebuild_gives_
     first = _rows(db)
     assert len(first) == versions * 4 * (len(days) - 1)
     meta = result.get_asset_materialization_events()[-1].materialization.metadata
-    assert "equity_curves" in meta and meta["rows_written"].value == len(first)
+    assert meta["rows_written"].value == len(first)
+    curves = meta["equity_curves"].value
+    for s in catalogue():
+        assert f"| {s.name}@{s.version} |" in curves and meta[f"final_equity/{s.name}"].value > 0
     assert all(r[4] in (-1.0, 0.0, 1.0) for r in first)
     assert {r[4] for r in first} == {-1.0, 0.0, 1.0}  # the catalogue's strategies trade both ways here
 

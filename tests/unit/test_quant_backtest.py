@@ -142,3 +142,10 @@ def test_unknown_kind_and_bad_parameters_are_refused():
         target_positions("astrology", {}, prices)
     with pytest.raises(ValueError, match="fast < slow"):
         target_positions("ma_crossover", {"fast": 20, "slow": 5}, prices)
+
+
+def test_sparkline_spans_the_range_of_the_curve():
+    from stockula_pipelines.lib.strategies.report import sparkline
+
+    line = sparkline(np.array([1.0, 1.5, 2.0, 1.2]), width=4)
+    assert line == "▁▄█▂" and sparkline(np.ones(3)) == "▁▁▁"
