@@ -14,11 +14,8 @@ from conftest import TestDatabase
 
 from stockula_pipelines.defs.analytics.assets import price_metrics
 from stockula_pipelines.defs.curated import definitions as curated_definitions
-from stockula_pipelines.defs.strategies.assets import (
-    catalogue,
-    strategy_performance,
-    strategy_performance_checks,
-)
+from stockula_pipelines.defs.strategies.assets import catalogue, strategy_performance
+from stockula_pipelines.defs.strategies.checks import strategy_performance_checks
 from stockula_pipelines.lib.calendar import get_calendar
 from stockula_pipelines.lib.ingest import load_window, upsert
 from stockula_pipelines.lib.metrics.prices import refresh_price_metrics
