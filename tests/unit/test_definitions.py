@@ -9,14 +9,14 @@ from stockula_pipelines.definitions import defs
 EXPECTED_ASSETS = {
     "market/stocks", "market/price_history", "market/price_history_intraday", "market/options_calls",
     "market/options_puts", "market/dividends", "market/splits",
-    "analytics/price_metrics", "analytics/option_greeks",
+    "analytics/price_metrics", "analytics/option_greeks", "analytics/strategy_performance",
     "aggregates/price_history_daily", "aggregates/price_history_weekly", "aggregates/price_history_monthly",
     "aggregates/market_volume_hourly", "aggregates/options_calls_volume_daily",
     "aggregates/options_puts_volume_daily", "aggregates/options_volume_daily",
     "curated/stg_stocks", "curated/stg_price_history", "curated/stg_intraday_bars", "curated/stg_options",
     "curated/stg_dividends", "curated/stg_splits", "curated/adjusted_daily_bars",
     "curated/symbol_return_summary", "curated/sector_performance_daily", "curated/market_summary_daily",
-    "curated/options_surface", "quality/quarantine_report",
+    "curated/options_surface", "curated/strategy_summary", "quality/quarantine_report",
 }
 
 
