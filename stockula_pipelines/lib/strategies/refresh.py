@@ -29,7 +29,7 @@ from psycopg import sql
 from stockula_pipelines.lib.db.refresh_log import lock_target, pending_loads, record_refresh
 from stockula_pipelines.lib.ingest.copy import copy_frame
 from stockula_pipelines.lib.metrics.prices import TARGET as PRICE_METRICS_TARGET
-from stockula_pipelines.lib.metrics.prices import _plan as plan_price_loads
+from stockula_pipelines.lib.metrics.prices import plan_price_loads
 from stockula_pipelines.lib.quant.backtest import backtest_frame
 from stockula_pipelines.lib.strategies.catalogue import Strategy
 
