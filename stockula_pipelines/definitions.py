@@ -21,6 +21,7 @@ from stockula_pipelines.defs import (  # noqa: E402
     operations,
     options,
     quality,
+    strategies,
 )
 from stockula_pipelines.resources.backup import OperationsResource  # noqa: E402
 from stockula_pipelines.resources.market_data import MarketDataResource  # noqa: E402
@@ -33,6 +34,7 @@ defs = dg.Definitions.merge(
     analytics.definitions(),
     aggregates.definitions(),
     curated.definitions(),
+    strategies.definitions(),
     quality.definitions(),
     operations.definitions(),
     dg.Definitions(

@@ -174,6 +174,9 @@ def _print_summary(settings) -> None:
         ("market.options_puts", "SELECT count(*), min(time), max(time) FROM market.options_puts"),
         ("market.dividends", "SELECT count(*), min(time), max(time) FROM market.dividends"),
         ("market.splits", "SELECT count(*), min(time), max(time) FROM market.splits"),
+        ("analytics.strategies", "SELECT count(*), min(created_at), max(updated_at) FROM analytics.strategies"),
+        ("analytics.strategy_performance",
+         "SELECT count(*), min(time), max(time) FROM analytics.strategy_performance"),
         ("quality.quarantine (open)", "SELECT count(*), min(time), max(time) FROM quality.quarantine WHERE resolved_at IS NULL"),
     ]
     print("\nloaded:")

@@ -109,10 +109,9 @@ class TableLoad:
                 self.changed = (self.changed or set()) | set(load.symbols_changed)
         self.symbols = max(self.symbols, len(fetched.replace))
         day = window[0].date().isoformat()
-        for symbol, why in fetched.failed.items():
-            self.skipped[symbol] = f"{day}: {why}"
-        for symbol in fetched.empty:
-            self.skipped.setdefault(symbol, f"{day}: no data returned")
+        for symbol, why in [*fetched.failed.items(), *((s, "no data returned") for s in fetched.empty)]:
+            # A range run of several loads (options, day by day) keeps every day's reason.
+            self.skipped[symbol] = "; ".join(filter(None, (self.skipped.get(symbol), f"{day}: {why}")))
         self.retried |= set(fetched.retried)
         for rule in RULES:
             if counts.get(rule):
@@ -171,6 +170,7 @@ def load_fetched(
     interval: str | None = None,
     known: set[str] | None = None,
     into: TableLoad | None = None,
+    partition_key: str | None = None,
 ) -> TableLoad:
     """Validate the answers, quarantine the rejects and replace the window of the symbols that answered."""
     table = fetched.table
@@ -194,7 +194,7 @@ def load_fetched(
     load = timescale.load_window(
         table, checked.valid, window=window, symbols=fetched.replace, interval=interval,
         rejected=checked.rejected, source=source, run_id=context.run.run_id,
-        partition_key=_partition_label(context), skipped=fetched.skipped,
+        partition_key=partition_key or _partition_label(context), skipped=fetched.skipped,
     )
     if len(checked.rejected):
         rules = ", ".join(f"{rule}={checked.counts[rule]}" for rule in RULES if checked.counts.get(rule))

@@ -35,9 +35,6 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "lib/validation/quality.py missing_trading_days calls cal.previous_trading_day(days[0]), which raises "
-    "for the calendar's first session (2000-01-03), so the check step fails and the backfill exits 1"))
 def test_backfill_daily_bars_from_the_history_start(clean_db: TestDatabase, tmp_path: Path):
     env = _env(clean_db, tmp_path)
     stocks = _run(env, str(BIN / "dagster"), "asset", "materialize", "-m", "stockula_pipelines.definitions",

@@ -16,7 +16,7 @@ from stockula_pipelines.lib.backup.catalog import Target
 from stockula_pipelines.lib.backup.drill import run_drill
 from stockula_pipelines.lib.backup.errors import RestoreRefused
 from stockula_pipelines.lib.backup.pgbackrest import BackupPaths, PgBackRest
-from stockula_pipelines.settings import Role
+from stockula_pipelines.settings import Role, get_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -47,7 +47,8 @@ def test_point_in_time_restore_equals_the_live_tables_at_that_time(clean_db):
 
     result = restore.restore_physical(target, incr.backup_id, to=target_time, log=lambda _m: None)
     try:
-        assert result.cluster is not None and 55600 <= result.cluster.port <= 55699
+        lo, hi = (int(p) for p in get_settings().backup_scratch_ports.split("-"))
+        assert result.cluster is not None and lo <= result.cluster.port <= hi
         assert result.tables == expected
         assert result.tables["market.price_history"]["rows"] == rows_at_target
         with result.cluster.connect(clean_db.name) as conn:

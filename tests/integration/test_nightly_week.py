@@ -67,7 +67,7 @@ class Week:
         self.defs = dg.Definitions(
             assets=list(defs.assets or []), asset_checks=list(defs.asset_checks or []),
             jobs=list(defs.jobs or []), schedules=list(defs.schedules or []), sensors=list(defs.sensors or []),
-            resources={"timescale": self.timescale,
+            resources={**defs.resources, "timescale": self.timescale,
                        "market_data": FaultyMarketData(key="week", retry_delay_seconds=0)},
         )
         self.job = self.defs.resolve_implicit_global_asset_job_def()
@@ -163,14 +163,15 @@ def _derived_snapshot(conn: psycopg.Connection) -> dict[str, list[tuple]]:
         snap[side] = conn.execute(sql.SQL(
             "SELECT contract_symbol, time, implied_volatility, delta, gamma, theta, vega, rho, greeks_status "
             "FROM {} ORDER BY contract_symbol, time").format(sql.Identifier("market", side))).fetchall()
-    for schema in ("aggregates", "curated"):
+    for schema in ("aggregates", "analytics", "curated"):
         tables = conn.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm') ORDER BY 1", (schema,)).fetchall()
         for (table,) in tables:
             cols = [r[0] for r in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-                "AND column_name NOT LIKE '%%\\_at' ORDER BY ordinal_position", (schema, table)).fetchall()]
+                "AND column_name NOT LIKE '%%\\_at' AND column_name NOT IN ('refresh_id', 'strategy_id') "
+                "ORDER BY ordinal_position", (schema, table)).fetchall()]
             query = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(
                 sql.SQL(", ").join(map(sql.Identifier, cols)), sql.Identifier(schema, table),
                 sql.SQL(", ").join(sql.Literal(i + 1) for i in range(len(cols))))

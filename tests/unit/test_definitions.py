@@ -9,14 +9,14 @@ from stockula_pipelines.definitions import defs
 EXPECTED_ASSETS = {
     "market/stocks", "market/price_history", "market/price_history_intraday", "market/options_calls",
     "market/options_puts", "market/dividends", "market/splits",
-    "analytics/price_metrics", "analytics/option_greeks",
+    "analytics/price_metrics", "analytics/option_greeks", "analytics/strategy_performance",
     "aggregates/price_history_daily", "aggregates/price_history_weekly", "aggregates/price_history_monthly",
     "aggregates/market_volume_hourly", "aggregates/options_calls_volume_daily",
     "aggregates/options_puts_volume_daily", "aggregates/options_volume_daily",
     "curated/stg_stocks", "curated/stg_price_history", "curated/stg_intraday_bars", "curated/stg_options",
     "curated/stg_dividends", "curated/stg_splits", "curated/adjusted_daily_bars",
     "curated/symbol_return_summary", "curated/sector_performance_daily", "curated/market_summary_daily",
-    "curated/options_surface", "quality/quarantine_report",
+    "curated/options_surface", "curated/strategy_summary", "quality/quarantine_report",
 }
 
 
@@ -66,9 +66,9 @@ OPERATIONS_SENSORS = {"backup_staleness_sensor", "health_threshold_sensor", "run
 
 
 def test_operations_jobs_schedules_and_sensors_are_pinned_and_follow_the_automation_switch():
-    from stockula_pipelines.defs.operations.schedules import automation_running
+    from stockula_pipelines.settings import get_settings
 
-    running = automation_running()
+    running = get_settings().automation_running
     jobs = {j.name for j in defs.resolve_all_job_defs()}
     assert OPERATIONS_JOBS <= jobs
     schedules = {s.name: s for s in defs.schedules or []}

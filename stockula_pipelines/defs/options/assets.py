@@ -64,7 +64,8 @@ def option_chains(context: dg.AssetExecutionContext, market_data: MarketDataReso
 
         fetched = fetch(market_data, source, symbols, window, chains, ["options_calls", "options_puts"])
         for table in ("options_calls", "options_puts"):
+            # Each day is its own load: its quarantined rows belong to that day's partition.
             loads[table] = load_fetched(context, timescale, fetched[table], window=window, source=source.name,
-                                        known=known, into=loads.get(table))
+                                        known=known, into=loads.get(table), partition_key=key)
     yield loads["options_calls"].result(CALLS)
     yield loads["options_puts"].result(PUTS)

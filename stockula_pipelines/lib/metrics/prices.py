@@ -35,7 +35,7 @@ class PriceMetricsReport:
     window: tuple[datetime, datetime] | None = None
 
 
-def _plan(conn: psycopg.Connection, loads: list[dict]) -> tuple[dict[str, datetime], set[str], tuple]:
+def plan_price_loads(conn: psycopg.Connection, loads: list[dict]) -> tuple[dict[str, datetime], set[str], tuple]:
     """Earliest touched time per symbol of the daily-bar loads, and the symbols needing full history."""
     starts: dict[str, datetime] = {}
     full: set[str] = set()
@@ -121,7 +121,7 @@ def _refresh_price_metrics(conn: psycopg.Connection, *, window: int, run_id: str
     if not loads:
         return report
     report.loads_processed = len(loads)
-    starts, full, report.window = _plan(conn, loads)
+    starts, full, report.window = plan_price_loads(conn, loads)
     if starts or full:
         closes = _read_closes(conn, starts, full, window)
         dividends, splits = _read_actions(conn, sorted(set(starts) | full))

@@ -39,7 +39,7 @@ class Fetched:
     replace: list[str] = field(default_factory=list)  # symbols whose window the load replaces
     empty: list[str] = field(default_factory=list)  # nothing came back, not confirmed: kept as stored
     failed: dict[str, str] = field(default_factory=dict)  # symbol -> error: kept as stored
-    retried: list[str] = field(default_factory=list)  # symbols that needed the second pass
+    retried: list[str] = field(default_factory=list)  # symbols answered on the second pass
 
     @property
     def skipped(self) -> list[str]:
@@ -53,8 +53,9 @@ class Fetched:
 
 
 def _is_rate_limit(exc: BaseException) -> bool:
-    name = type(exc).__name__
-    return "RateLimit" in name or "429" in str(exc) or "Too Many Requests" in str(exc)
+    text = str(exc)
+    return any("RateLimit" in cls.__name__ for cls in type(exc).__mro__) or "HTTP 429" in text \
+        or "Too Many Requests" in text
 
 
 def fetch_by_symbol(
@@ -96,8 +97,9 @@ def fetch_by_symbol(
         sleep(retry_delay)
         for symbol in limited:
             attempt(symbol)
-            for result in results.values():
-                result.retried.append(symbol)
+            if symbol not in errors:  # answered on the second pass
+                for result in results.values():
+                    result.retried.append(symbol)
     for table, result in results.items():
         if frames[table]:
             result.frame = pl.concat(frames[table], how="vertical_relaxed")

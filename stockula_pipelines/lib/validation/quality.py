@@ -145,11 +145,14 @@ def missing_trading_days(
     missing_symbols = sorted(set(expected_symbols) - {r[0] for r in rows}) if days else []
     gaps: dict[str, list[str]] = {}
     if days:
-        prior = cal.previous_trading_day(days[0])
+        try:
+            prior = cal.previous_trading_day(days[0])
+        except ValueError:  # the calendar's first session: nothing before it can be missing
+            prior = None
         for symbol, dates, prev_date in rows:
             have = set(dates)
             skipped = []
-            if prev_date is not None and prev_date < prior:
+            if prev_date is not None and prior is not None and prev_date < prior:
                 skipped += cal.trading_days(cal.next_trading_day(prev_date), prior)
             since = days[0] if prev_date is not None else min(have)
             skipped += [d for d in days if d >= since and d not in have]

@@ -1,0 +1,1 @@
+SELECT symbol, sector FROM market.stocks ORDER BY symbol
