@@ -33,7 +33,9 @@ def bars_plot(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
 
 
 def smile_plot(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
-    iv = next((c for c in ("implied_volatility", "source_implied_volatility") if c in frame.columns), None)
+    # Our own IV is solved later (analytics/option_greeks); at load time the source's may be all there is.
+    iv = next((c for c in ("implied_volatility", "source_implied_volatility")
+               if c in frame.columns and frame[c].null_count() < len(frame)), None)
     if frame.is_empty() or iv is None or not {"symbol", "expiration_date", "strike"} <= set(frame.columns):
         return {}
     symbol = sorted(frame["symbol"].unique().to_list())[0]
