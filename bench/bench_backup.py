@@ -44,8 +44,8 @@ from stockula_pipelines.lib.backup.drill import run_drill  # noqa: E402
 from stockula_pipelines.lib.backup.pgbackrest import BackupPaths  # noqa: E402
 from stockula_pipelines.lib.db.migrate import migrate  # noqa: E402
 from stockula_pipelines.lib.ingest import load_window  # noqa: E402
-from stockula_pipelines.lib.stack.layout import RunAs, StackLayout  # noqa: E402
 from stockula_pipelines.settings import Role, get_settings, project_dir  # noqa: E402
+from stockula_pipelines.stack.layout import RunAs, StackLayout  # noqa: E402
 
 DB = "stockula_bench_backup"
 QUIET = {"log": lambda _m: None}

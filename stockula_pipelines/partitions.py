@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from stockula_pipelines.lib.calendar import CALENDAR_FIRST_DAY, DEFAULT_EXCHANGE, get_calendar
+from stockula_pipelines.lib.calendar import CALENDAR_FIRST_DAY, get_calendar
 from stockula_pipelines.settings import SettingsError, get_settings
 
 DEFAULT_START = date(2000, 1, 3)
@@ -52,9 +52,9 @@ _REGULAR_CLOSE_MINUTE = 16 * 60
 
 
 def build_daily_partitions(
-    start: date = DEFAULT_START, exchange: str = DEFAULT_EXCHANGE, end_offset: int = 1
+    start: date = DEFAULT_START, exchange: str | None = None, end_offset: int = 1
 ) -> dg.TimeWindowPartitionsDefinition:
-    cal = get_calendar(exchange)
+    cal = get_calendar(exchange or EXCHANGE)
     closed = [datetime(d.year, d.month, d.day) for d in cal.holidays(start, cal.last_day)]
     return dg.TimeWindowPartitionsDefinition(
         start=start.strftime(DAILY_FMT),
@@ -83,10 +83,10 @@ def _intraday_cron(minutes: int) -> tuple[str, list[str]]:
 def build_intraday_partitions(
     minutes: int = DEFAULT_INTRADAY_WINDOW_MINUTES,
     start: date = DEFAULT_START,
-    exchange: str = DEFAULT_EXCHANGE,
+    exchange: str | None = None,
     end_offset: int = 1,
 ) -> dg.TimeWindowPartitionsDefinition:
-    cal = get_calendar(exchange)
+    cal = get_calendar(exchange or EXCHANGE)
     cron, before_open = _intraday_cron(minutes)
     open_minute = _REGULAR_OPEN[0] * 60 + _REGULAR_OPEN[1]
     ticks_per_day = [divmod(m, 60) for m in range(open_minute, _REGULAR_CLOSE_MINUTE, minutes)]
@@ -116,7 +116,7 @@ def partition_window(
     partition_key: str,
     *,
     minutes: int = DEFAULT_INTRADAY_WINDOW_MINUTES,
-    exchange: str = DEFAULT_EXCHANGE,
+    exchange: str | None = None,
 ) -> tuple[datetime, datetime]:
     """The half-open UTC window ``[start, end)`` of a daily or an intraday partition key.
 
@@ -124,7 +124,7 @@ def partition_window(
     (``YYYY-MM-DD-HH:MM``) gives its window clipped to the session's close; a monthly key
     (``YYYY-MM``) gives the calendar month in exchange time.
     """
-    cal = get_calendar(exchange)
+    cal = get_calendar(exchange or EXCHANGE)
     if len(partition_key) == 7:
         return month_window(partition_key, exchange=exchange)
     try:
@@ -152,9 +152,9 @@ def daily_partition_keys(partitions: dg.TimeWindowPartitionsDefinition, first: s
     return list(partitions.get_partition_keys_in_range(dg.PartitionKeyRange(first, last)))
 
 
-def month_window(partition_key: str, *, exchange: str = DEFAULT_EXCHANGE) -> tuple[datetime, datetime]:
+def month_window(partition_key: str, *, exchange: str | None = None) -> tuple[datetime, datetime]:
     """``[first day 00:00, next month's first day 00:00)`` in exchange time, as UTC."""
-    cal = get_calendar(exchange)
+    cal = get_calendar(exchange or EXCHANGE)
     try:
         first = datetime.strptime(partition_key, MONTHLY_FMT)
     except ValueError as exc:
@@ -163,10 +163,10 @@ def month_window(partition_key: str, *, exchange: str = DEFAULT_EXCHANGE) -> tup
     return (first.replace(tzinfo=cal.tz).astimezone(UTC), nxt.replace(tzinfo=cal.tz).astimezone(UTC))
 
 
-def build_monthly_partitions(start: date = DEFAULT_START, exchange: str = DEFAULT_EXCHANGE):
+def build_monthly_partitions(start: date = DEFAULT_START, exchange: str | None = None):
     """Calendar months in exchange time, including the month in progress (``end_offset=1``), so the
     nightly corporate-actions load can reload the current month so far."""
-    cal = get_calendar(exchange)
+    cal = get_calendar(exchange or EXCHANGE)
     return dg.MonthlyPartitionsDefinition(
         start_date=start.replace(day=1).strftime(MONTHLY_FMT), fmt=MONTHLY_FMT, timezone=str(cal.tz), end_offset=1
     )
@@ -200,6 +200,26 @@ def check_keys_in_range(partitions: dg.PartitionsDefinition, keys: list[str], *,
                 f"set {setting} (a date) to move where they begin, then reload the code location")
 
 
+def session_today(scheduled: datetime) -> str | None:
+    """The daily partition key of the exchange day ``scheduled`` falls on, or None on a closed day."""
+    cal = get_calendar(EXCHANGE)
+    day = scheduled.astimezone(cal.tz).date()
+    return day.isoformat() if cal.is_trading_day(day) else None
+
+
+def last_completed_intraday_key(now: datetime, minutes: int = DEFAULT_INTRADAY_WINDOW_MINUTES) -> str | None:
+    """The key of the latest intraday window that has ended by ``now`` today, if any."""
+    cal = get_calendar(EXCHANGE)
+    day = now.astimezone(cal.tz).date()
+    if not cal.is_trading_day(day):
+        return None
+    done = [start for start, end in cal.intraday_windows(day, minutes) if end <= now.astimezone(UTC)]
+    return done[-1].astimezone(cal.tz).strftime(INTRADAY_FMT) if done else None
+
+
+# The exchange and the history starts are partition shapes: read once, when the code location loads.
+EXCHANGE = get_settings().exchange
+EXCHANGE_TZ = str(get_calendar(EXCHANGE).tz)
 _daily_start, _intraday_start = history_starts()
 daily_partitions = build_daily_partitions(start=_daily_start)
 intraday_partitions = build_intraday_partitions(start=_intraday_start)

@@ -38,7 +38,7 @@ class TestDatabase:
 
 @pytest.fixture(scope="session")
 def stack_settings() -> Settings:
-    from stockula_pipelines.lib.stack import stack_status, stack_up
+    from stockula_pipelines.stack import stack_status, stack_up
 
     settings = get_settings()
     if not all(s.up for s in stack_status(settings)):

@@ -185,7 +185,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_teardown(args: argparse.Namespace) -> int:
     from stockula_pipelines.lib.backup.pgbackrest import BackupPaths
     from stockula_pipelines.lib.backup.scratch import ScratchCluster
-    from stockula_pipelines.lib.stack.layout import RunAs
+    from stockula_pipelines.stack.layout import RunAs
 
     root = BackupPaths.from_settings(get_settings()).scratch / f"restore-{args.port}"
     if not root.exists():

@@ -48,7 +48,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         print(f"stockula db migrate: {exc}", file=sys.stderr)
         return 1
     if report.applied and settings.use_pgbouncer:
-        from stockula_pipelines.lib.stack.console import pgbouncer_reconnect
+        from stockula_pipelines.stack.console import pgbouncer_reconnect
 
         try:
             pgbouncer_reconnect(settings)

@@ -28,7 +28,7 @@ def _print_status(statuses: list) -> bool:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from stockula_pipelines.lib.stack import StackError, stack_up
+    from stockula_pipelines.stack import StackError, stack_up
 
     try:
         info = stack_up(get_settings())
@@ -40,7 +40,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from stockula_pipelines.lib.stack import StackError, stack_down
+    from stockula_pipelines.stack import StackError, stack_down
 
     try:
         stack_down(get_settings())
@@ -51,6 +51,6 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from stockula_pipelines.lib.stack import stack_status
+    from stockula_pipelines.stack import stack_status
 
     return 0 if _print_status(stack_status(get_settings())) else 1

@@ -22,8 +22,6 @@ DEFAULT_EXCHANGE = "XNYS"
 CALENDAR_FIRST_DAY = date(2000, 1, 1)
 CALENDAR_YEARS_AHEAD = 2
 
-_EPOCH = date(1970, 1, 1)
-
 
 def _ns_to_utc(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC)

@@ -9,9 +9,9 @@ import subprocess
 import pytest
 
 from stockula_pipelines.lib.backup.pgbackrest import BackupPaths, PgBackRest
-from stockula_pipelines.lib.stack.envfile import read_env_file
-from stockula_pipelines.lib.stack.layout import RunAs, StackLayout
 from stockula_pipelines.settings import Role, project_dir
+from stockula_pipelines.stack.envfile import read_env_file
+from stockula_pipelines.stack.layout import RunAs, StackLayout
 
 pytestmark = pytest.mark.integration
 

@@ -12,12 +12,9 @@ from conftest import TestDatabase
 
 from stockula_pipelines.defs.corporate_actions.assets import corporate_actions
 from stockula_pipelines.defs.market_data.assets import price_history, price_history_intraday, stocks
-from stockula_pipelines.defs.market_data.schedules import (
-    end_of_day_schedule,
-    intraday_schedule,
-    last_completed_intraday_key,
-)
+from stockula_pipelines.defs.market_data.schedules import end_of_day_schedule, intraday_schedule
 from stockula_pipelines.defs.options.assets import option_chains
+from stockula_pipelines.partitions import last_completed_intraday_key
 from stockula_pipelines.resources.market_data import MarketDataResource
 from stockula_pipelines.resources.timescale import TimescaleResource
 from stockula_pipelines.settings import Role

@@ -22,11 +22,8 @@ from psycopg import sql
 from week_faults import SOURCES, Clock, FaultyMarketData, FaultySource, Script
 
 from stockula_pipelines.definitions import defs
-from stockula_pipelines.defs.market_data.schedules import (
-    corporate_actions_schedule,
-    end_of_day_schedule,
-    intraday_schedule,
-)
+from stockula_pipelines.defs.corporate_actions.schedules import corporate_actions_schedule
+from stockula_pipelines.defs.market_data.schedules import end_of_day_schedule, intraday_schedule
 from stockula_pipelines.defs.market_data.sensors import retry_skipped_symbols_sensor
 from stockula_pipelines.lib.sources.synthetic import SyntheticSource
 from stockula_pipelines.resources.timescale import TimescaleResource

@@ -14,11 +14,11 @@ import psycopg
 import pytest
 import redis
 
-from stockula_pipelines.lib.stack import PortInUseError, StackInfo, stack_down, stack_status, stack_up
-from stockula_pipelines.lib.stack.postgres import POSTGRES
-from stockula_pipelines.lib.stack.procs import is_alive, pids_mentioning
-from stockula_pipelines.lib.stack.services import SERVICES
 from stockula_pipelines.settings import Role, Settings, get_settings, project_dir
+from stockula_pipelines.stack import PortInUseError, StackInfo, stack_down, stack_status, stack_up
+from stockula_pipelines.stack.postgres import POSTGRES
+from stockula_pipelines.stack.procs import is_alive, pids_mentioning
+from stockula_pipelines.stack.services import SERVICES
 
 pytestmark = pytest.mark.integration
 BINARIES = {"postgres": POSTGRES} | {s.name: s.binary for s in SERVICES}

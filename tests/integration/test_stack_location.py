@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from stockula_pipelines.lib.stack.errors import StackError
-from stockula_pipelines.lib.stack.layout import SHARED_STACK_ROOT, RunAs, StackLayout
+from stockula_pipelines.stack.errors import StackError
+from stockula_pipelines.stack.layout import SHARED_STACK_ROOT, RunAs, StackLayout
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the services change OS user only under root")
 

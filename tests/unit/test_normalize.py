@@ -1,4 +1,4 @@
-"""lib/normalize.py on frames shaped as yfinance returns them."""
+"""lib/sources/normalize.py on frames shaped as yfinance returns them."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import pytest
 import yfinance.utils
 from fixtures.fake_yfinance import chain_frame, daily_frame, download_frame, option_rows
 
-from stockula_pipelines.lib.normalize import (
+from stockula_pipelines.lib.schemas import DIVIDENDS, OPTIONS, PRICE_HISTORY, SPLITS, STOCKS
+from stockula_pipelines.lib.sources.normalize import (
     NormalizationError,
     download_from_pandas,
     history_from_pandas,
     option_chain_frame,
     stock_from_info,
 )
-from stockula_pipelines.lib.schemas import DIVIDENDS, OPTIONS, PRICE_HISTORY, SPLITS, STOCKS
 
 NY = "America/New_York"
 INJECTION = "'); drop table price_history; --"

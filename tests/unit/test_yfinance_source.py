@@ -19,9 +19,9 @@ from fixtures.fake_yfinance import (
     option_rows,
 )
 
-from stockula_pipelines.lib.normalize import NormalizationError
 from stockula_pipelines.lib.schemas import OPTIONS, PRICE_HISTORY, STOCKS
 from stockula_pipelines.lib.sources import SourceConfigError, SourceError, make_source
+from stockula_pipelines.lib.sources.normalize import NormalizationError
 from stockula_pipelines.lib.sources.yfinance_source import SourceRateLimitError, YFinanceSource
 from stockula_pipelines.settings import Settings
 

@@ -6,15 +6,10 @@ their own.
 """
 
 
-from datetime import UTC, datetime
-
 import dagster as dg
 
 from stockula_pipelines.automation import default_status
-from stockula_pipelines.lib.calendar import DEFAULT_EXCHANGE, get_calendar
-from stockula_pipelines.partitions import DEFAULT_INTRADAY_WINDOW_MINUTES, INTRADAY_FMT
-
-TZ = "America/New_York"
+from stockula_pipelines.partitions import EXCHANGE_TZ, last_completed_intraday_key, session_today
 
 end_of_day_job = dg.define_asset_job(
     "end_of_day_job",
@@ -28,11 +23,6 @@ daily_bars_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(["market", "price_history"]),
     description="Daily bars of one trading day (re-loads; the nightly run is end_of_day_job).",
 )
-corporate_actions_job = dg.define_asset_job(
-    "corporate_actions_job",
-    selection=dg.AssetSelection.assets(["market", "dividends"], ["market", "splits"]),
-    description="Dividends and splits of one month (the nightly run reloads the current month).",
-)
 intraday_job = dg.define_asset_job(
     "intraday_job",
     selection=dg.AssetSelection.assets(["market", "price_history_intraday"]),
@@ -45,44 +35,17 @@ reference_data_job = dg.define_asset_job(
 )
 
 
-def _session_today(scheduled: datetime) -> str | None:
-    cal = get_calendar(DEFAULT_EXCHANGE)
-    day = scheduled.astimezone(cal.tz).date()
-    return day.isoformat() if cal.is_trading_day(day) else None
-
-
-@dg.schedule(job=end_of_day_job, cron_schedule="30 17 * * 1-5", execution_timezone=TZ,
+@dg.schedule(job=end_of_day_job, cron_schedule="30 17 * * 1-5", execution_timezone=EXCHANGE_TZ,
              default_status=default_status())
 def end_of_day_schedule(context: dg.ScheduleEvaluationContext):
     """After the close on trading days: load that session's daily bars and option chains."""
-    day = _session_today(context.scheduled_execution_time)
+    day = session_today(context.scheduled_execution_time)
     if day is None:
         return dg.SkipReason("not a trading day on the exchange calendar")
     return dg.RunRequest(run_key=f"eod-{day}", partition_key=day)
 
 
-@dg.schedule(job=corporate_actions_job, cron_schedule="0 17 * * 1-5", execution_timezone=TZ,
-             default_status=default_status())
-def corporate_actions_schedule(context: dg.ScheduleEvaluationContext):
-    """After the close on trading days, before the bars: reload the month in progress (its dividends
-    and splits so far), so the bars' jump check already knows a split that goes ex today."""
-    day = _session_today(context.scheduled_execution_time)
-    if day is None:
-        return dg.SkipReason("not a trading day on the exchange calendar")
-    return dg.RunRequest(run_key=f"ca-{day}", partition_key=day[:7])
-
-
-def last_completed_intraday_key(now: datetime, minutes: int = DEFAULT_INTRADAY_WINDOW_MINUTES) -> str | None:
-    """The key of the latest intraday window that has ended by ``now`` today, if any."""
-    cal = get_calendar(DEFAULT_EXCHANGE)
-    day = now.astimezone(cal.tz).date()
-    if not cal.is_trading_day(day):
-        return None
-    done = [start for start, end in cal.intraday_windows(day, minutes) if end <= now.astimezone(UTC)]
-    return done[-1].astimezone(cal.tz).strftime(INTRADAY_FMT) if done else None
-
-
-@dg.schedule(job=intraday_job, cron_schedule="*/15 9-16 * * 1-5", execution_timezone=TZ,
+@dg.schedule(job=intraday_job, cron_schedule="*/15 9-16 * * 1-5", execution_timezone=EXCHANGE_TZ,
              default_status=default_status())
 def intraday_schedule(context: dg.ScheduleEvaluationContext):
     """Every 15 minutes during market hours: the latest completed intraday window (idempotent by run_key)."""
@@ -92,7 +55,7 @@ def intraday_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"intraday-{key}", partition_key=key)
 
 
-@dg.schedule(job=reference_data_job, cron_schedule="0 6 * * 1", execution_timezone=TZ,
+@dg.schedule(job=reference_data_job, cron_schedule="0 6 * * 1", execution_timezone=EXCHANGE_TZ,
              default_status=default_status())
 def reference_data_schedule(_context: dg.ScheduleEvaluationContext):
     """Weekly, before Monday's session: refresh names, sectors and market caps."""

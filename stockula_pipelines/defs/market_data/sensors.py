@@ -14,7 +14,8 @@ from pathlib import Path
 import dagster as dg
 
 from stockula_pipelines.automation import default_sensor_status
-from stockula_pipelines.defs.market_data.schedules import corporate_actions_job, daily_bars_job, intraday_job
+from stockula_pipelines.defs.corporate_actions.schedules import corporate_actions_job
+from stockula_pipelines.defs.market_data.schedules import daily_bars_job, intraday_job
 from stockula_pipelines.resources.timescale import TimescaleResource
 
 MAX_ATTEMPTS = 3

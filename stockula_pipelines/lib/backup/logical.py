@@ -18,8 +18,8 @@ from pathlib import Path
 
 import psycopg
 
-from stockula_pipelines.lib.stack.layout import PG_BIN
 from stockula_pipelines.settings import Role
+from stockula_pipelines.stack.layout import PG_BIN
 
 from . import catalog
 from .catalog import Target

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from stockula_pipelines.lib.stack.layout import RunAs, StackLayout, infra_dir
 from stockula_pipelines.settings import Settings
+from stockula_pipelines.stack.layout import RunAs, StackLayout, infra_dir
 
 from .errors import BackupError
 

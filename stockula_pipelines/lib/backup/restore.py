@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from stockula_pipelines.lib.stack.layout import PG_BIN
 from stockula_pipelines.settings import Role
+from stockula_pipelines.stack.layout import PG_BIN
 
 from . import catalog
 from .catalog import Target

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import psycopg
 
-from stockula_pipelines.lib.stack.layout import PG_BIN, RunAs
-from stockula_pipelines.lib.stack.procs import port_is_free
 from stockula_pipelines.settings import Settings
+from stockula_pipelines.stack.layout import PG_BIN, RunAs
+from stockula_pipelines.stack.procs import port_is_free
 
 from .errors import BackupError
 from .pgbackrest import BackupPaths

@@ -55,23 +55,6 @@ class LoadResult:
     symbols_skipped: tuple[str, ...] = ()  # asked for, left untouched (the source failed or was empty)
     keys_spared: int = 0  # keys of rejected rows, whose stored rows the delete kept
 
-    def as_metadata(self) -> dict[str, object]:
-        """Plain values for Dagster materialisation metadata."""
-        return {
-            "table": f"market.{self.table}",
-            "mode": self.mode,
-            "window_start": self.window[0].isoformat() if self.window else None,
-            "window_end": self.window[1].isoformat() if self.window else None,
-            "symbols": len(self.symbols),
-            "interval": self.interval,
-            "rows_deleted": self.rows_deleted,
-            "rows_loaded": self.rows_loaded,
-            "rows_updated": self.rows_updated,
-            "rows_unchanged": self.rows_unchanged,
-            "rows_quarantined": self.rows_quarantined,
-            "ingest_id": self.ingest_id,
-            "seconds": round(self.seconds, 3),
-        }
 
 
 def load_window(

@@ -39,10 +39,10 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from stockula_pipelines.lib.normalize import history_from_polars, option_chain_frame
 from stockula_pipelines.lib.schemas import UTC_TS, conform, empty_frame
 from stockula_pipelines.lib.sources.base import in_window, require_utc_window, resolve_symbols
 from stockula_pipelines.lib.sources.files_table import FilesSourceError, Table
+from stockula_pipelines.lib.sources.normalize import history_from_polars, option_chain_frame
 from stockula_pipelines.lib.sources.yahoo_adjust import unadjust_dividends
 
 __all__ = ["FilesSource", "FilesSourceError"]

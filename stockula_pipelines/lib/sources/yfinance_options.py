@@ -21,9 +21,9 @@ import polars as pl
 
 from stockula_pipelines.lib.cache import frame_from_bytes, frame_to_bytes, json_from_bytes, json_to_bytes
 from stockula_pipelines.lib.calendar import TradingCalendar, get_calendar
-from stockula_pipelines.lib.normalize import option_chain_frame
 from stockula_pipelines.lib.schemas import empty_frame
 from stockula_pipelines.lib.sources.base import SourceConfigError, SourceError, resolve_symbols
+from stockula_pipelines.lib.sources.normalize import option_chain_frame
 
 
 def current_session(cal: TradingCalendar, now: datetime) -> date | None:

@@ -41,11 +41,6 @@ from stockula_pipelines.lib.cache import (
     json_from_bytes,
     json_to_bytes,
 )
-from stockula_pipelines.lib.normalize import (
-    NormalizedHistory,
-    history_from_pandas,
-    stock_from_info,
-)
 from stockula_pipelines.lib.schemas import empty_frame
 from stockula_pipelines.lib.sources.base import (
     DEFAULT_EXCHANGE_TZ,
@@ -53,6 +48,11 @@ from stockula_pipelines.lib.sources.base import (
     in_window,
     require_utc_window,
     resolve_symbols,
+)
+from stockula_pipelines.lib.sources.normalize import (
+    NormalizedHistory,
+    history_from_pandas,
+    stock_from_info,
 )
 from stockula_pipelines.lib.sources.yahoo_adjust import (
     split_history,

@@ -5,8 +5,7 @@ from stockula_pipelines.lib.validation.ingest import (
     RULES,
     SYMBOL_PATTERN,
     ValidationResult,
-    empty_rejected,
     validate,
 )
 
-__all__ = ["REJECTED_SCHEMA", "RULES", "SYMBOL_PATTERN", "ValidationResult", "empty_rejected", "validate"]
+__all__ = ["REJECTED_SCHEMA", "RULES", "SYMBOL_PATTERN", "ValidationResult", "validate"]

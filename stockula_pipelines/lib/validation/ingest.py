@@ -228,7 +228,3 @@ def validate(
     totals = checked.select([pl.col(f).sum() for f in flags]).row(0) if flags else ()
     counts.update({name: int(total) for (name, _, _), total in zip(rules, totals, strict=True)})
     return ValidationResult(valid=valid, rejected=rejected, counts=counts)
-
-
-def empty_rejected() -> pl.DataFrame:
-    return pl.DataFrame(schema=REJECTED_SCHEMA)
