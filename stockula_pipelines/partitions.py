@@ -12,7 +12,7 @@ are never partitions.
   (that trading date's local day). ``end_offset=1`` makes today's trading day a partition from
   its midnight on, so the end-of-day schedule can request it right after the close.
 * ``intraday_partitions``: keys ``YYYY-MM-DD-HH:MM`` (exchange local time), one per
-  ``minutes``-long window starting at the 09:30 open: with 60 minutes, 09:30, 10:30, ..., 15:30. A
+  ``minutes``-long window starting at the regular open (XNYS, 60 minutes: 09:30, 10:30, ..., 15:30). A
   Dagster window runs to the next cron tick (so the 15:30 one would reach the next morning); use
   :func:`partition_window`, which clips every window to the session: the 15:30 window is
   15:30-16:00, and on early-close days the ticks at or after the 13:00 close are excluded.
@@ -21,10 +21,12 @@ are never partitions.
 
 Options snapshots (``options_snapshot``) use the daily partitions.
 
-The module-level definitions begin at ``STOCKULA_HISTORY_START`` (daily and monthly; default
-2000-01-03) and at the later of that and ``STOCKULA_INTRADAY_HISTORY_START`` (intraday). They are the
-one setting read when the code location loads, because they shape the partitions themselves; they
-hold nothing secret. Call the ``build_*`` functions for other starts. Exclusions reach as far as the
+The exchange is ``STOCKULA_EXCHANGE`` (an exchange_calendars code; default XNYS): its calendar, time
+zone and regular hours shape every partition, the schedules' clock (:data:`EXCHANGE_TZ`), the
+freshness checks and the aggregates' buckets. The module-level definitions begin at
+``STOCKULA_HISTORY_START`` (daily and monthly; default 2000-01-03) and at the later of that and
+``STOCKULA_INTRADAY_HISTORY_START`` (intraday). These three are the settings read when the code
+location loads, because they shape the partitions themselves; they hold nothing secret. Call the ``build_*`` functions for other starts. Exclusions reach as far as the
 calendar does (two years past the day the code location was loaded).
 
 A key outside the partitions (before the start) is answered by :func:`check_keys_in_range` with one
@@ -45,10 +47,8 @@ DEFAULT_INTRADAY_WINDOW_MINUTES = 60
 DAILY_FMT = "%Y-%m-%d"
 INTRADAY_FMT = "%Y-%m-%d-%H:%M"
 MONTHLY_FMT = "%Y-%m"
-# Window lengths whose ticks fall on the 09:30 open every day and fit a cron minute field.
+# Window lengths whose ticks fall on a :00 or :30 open every day and fit a cron minute field.
 SUPPORTED_INTRADAY_MINUTES = (1, 2, 3, 5, 6, 10, 15, 30, 60)
-_REGULAR_OPEN = (9, 30)
-_REGULAR_CLOSE_MINUTE = 16 * 60
 
 
 def build_daily_partitions(
@@ -66,18 +66,27 @@ def build_daily_partitions(
     )
 
 
-def _intraday_cron(minutes: int) -> tuple[str, list[str]]:
-    """Cron of the window starts and cron exclusions for the ticks before the 09:30 open."""
+def _minutes(t) -> int:
+    return t.hour * 60 + t.minute
+
+
+def _intraday_cron(minutes: int, open_minute: int, close_minute: int) -> tuple[str, list[str]]:
+    """Cron of the window starts, from the regular open to the last start before the regular close,
+    and cron exclusions for the ticks of the opening hour that come before the open."""
     if minutes not in SUPPORTED_INTRADAY_MINUTES:
         raise ValueError(
             f"intraday window of {minutes} minutes is not supported; use one of {SUPPORTED_INTRADAY_MINUTES}"
         )
-    hour, minute = _REGULAR_OPEN
+    hour, minute = divmod(open_minute, 60)
+    last_hour = (close_minute - 1) // 60
     if minutes == 60:
-        return f"{minute} {hour}-15 * * 1-5", []
+        return f"{minute} {hour}-{last_hour} * * 1-5", []
+    if minute % minutes:
+        raise ValueError(f"intraday windows of {minutes} minutes do not start at the exchange's "
+                         f"{hour:02d}:{minute:02d} open")
     minute_field = ",".join(str(m) for m in range(0, 60, minutes))
     before_open = [f"{m} {hour} * * *" for m in range(0, minute, minutes)]
-    return f"{minute_field} {hour}-15 * * 1-5", before_open
+    return f"{minute_field} {hour}-{last_hour} * * 1-5", before_open
 
 
 def build_intraday_partitions(
@@ -86,10 +95,12 @@ def build_intraday_partitions(
     exchange: str | None = None,
     end_offset: int = 1,
 ) -> dg.TimeWindowPartitionsDefinition:
+    """Windows of ``minutes`` from the exchange's regular open; ticks at or after a session's close
+    (early closes included) and every tick of a holiday are excluded."""
     cal = get_calendar(exchange or EXCHANGE)
-    cron, before_open = _intraday_cron(minutes)
-    open_minute = _REGULAR_OPEN[0] * 60 + _REGULAR_OPEN[1]
-    ticks_per_day = [divmod(m, 60) for m in range(open_minute, _REGULAR_CLOSE_MINUTE, minutes)]
+    open_minute, close_minute = _minutes(cal.regular_open), _minutes(cal.regular_close)
+    cron, before_open = _intraday_cron(minutes, open_minute, close_minute)
+    ticks_per_day = [divmod(m, 60) for m in range(open_minute, close_minute, minutes)]
     excluded: list[datetime] = []
     for day in cal.holidays(start, cal.last_day):
         excluded.extend(datetime(day.year, day.month, day.day, h, m) for h, m in ticks_per_day)
@@ -103,7 +114,7 @@ def build_intraday_partitions(
             if (tick := datetime(day.year, day.month, day.day, h, m)) >= close_local
         )
     return dg.TimeWindowPartitionsDefinition(
-        start=datetime(start.year, start.month, start.day, *_REGULAR_OPEN).strftime(INTRADAY_FMT),
+        start=datetime(start.year, start.month, start.day, *divmod(open_minute, 60)).strftime(INTRADAY_FMT),
         fmt=INTRADAY_FMT,
         cron_schedule=cron,
         timezone=str(cal.tz),

@@ -46,6 +46,8 @@ class TradingCalendar:
     closes_ns: np.ndarray
     first_day: date
     last_day: date
+    regular_open: time = time(9, 30)  # local time of a full session's open and close
+    regular_close: time = time(16, 0)
 
     # --- lookups ------------------------------------------------------------------------------------
     def _check_range(self, day: date) -> None:
@@ -193,6 +195,8 @@ def _build(name: str) -> TradingCalendar:
         closes_ns=_utc_ns(cal.closes),
         first_day=sessions[0].item(),
         last_day=cal.last_session.date(),
+        regular_open=cal.open_times[-1][1],
+        regular_close=cal.close_times[-1][1],
     )
 
 

@@ -9,7 +9,7 @@ from psycopg import sql
 
 from stockula_pipelines.automation import after_upstream_loads
 from stockula_pipelines.defs.load_plots import aggregate_plot, column_schema
-from stockula_pipelines.lib.aggregates import AGGREGATES, RefreshResult, load_sql, refresh_aggregate
+from stockula_pipelines.lib.aggregates import AGGREGATES, RefreshResult, refresh_aggregate
 from stockula_pipelines.resources.timescale import TimescaleResource
 
 GROUP = "aggregates"
@@ -23,22 +23,27 @@ _PUTS = dg.AssetKey(["market", "options_puts"])
 _SPECS: dict[str, tuple[dg.AssetKey, str]] = {
     "price_history_daily": (_INTRADAY, (
         "Daily OHLCV from the 5-minute bars only: one row per symbol per trading day "
-        "(bucket = 00:00 America/New_York).")),
+        "(bucket = 00:00 exchange time).")),
     "price_history_weekly": (_DAILY, (
         "Weekly OHLCV from the daily bars only: one row per symbol per week "
-        "(bucket = Monday 00:00 America/New_York).")),
+        "(bucket = Monday 00:00 exchange time).")),
     "price_history_monthly": (_DAILY, (
         "Monthly OHLCV from the daily bars only: one row per symbol per calendar month "
-        "(bucket = the 1st, 00:00 America/New_York).")),
+        "(bucket = the 1st, 00:00 exchange time).")),
     "market_volume_hourly": (_INTRADAY, (
         "Market-wide volume and trading value from the 5-minute bars: one row per UTC hour.")),
     "options_calls_volume_daily": (_CALLS, (
         "Call activity (volume, open interest, contracts): one row per symbol per trading day "
-        "(bucket = 00:00 America/New_York).")),
+        "(bucket = 00:00 exchange time).")),
     "options_puts_volume_daily": (_PUTS, (
         "Put activity (volume, open interest, contracts): one row per symbol per trading day "
-        "(bucket = 00:00 America/New_York).")),
+        "(bucket = 00:00 exchange time).")),
 }
+
+
+_COUNT_ROWS = "SELECT count(*) FROM {target}"
+_COUNT_OPTIONS_VOLUME_DAILY = (
+    "SELECT option_type, count(*), max(bucket) FROM aggregates.options_volume_daily GROUP BY option_type")
 
 
 def _metadata(result: RefreshResult, total_rows: int) -> dict[str, dg.MetadataValue]:
@@ -74,7 +79,7 @@ def _build(name: str, upstream: dg.AssetKey, description: str) -> dg.AssetsDefin
         # rollup path opens its own transaction.
         with timescale.autocommit_connection() as conn:
             result = refresh_aggregate(conn, agg, caps=caps, run_id=context.run.run_id)
-            row = conn.execute(sql.SQL(load_sql("count_rows")).format(target=agg.identifier)).fetchone()
+            row = conn.execute(sql.SQL(_COUNT_ROWS).format(target=agg.identifier)).fetchone()
             columns = column_schema(conn, "aggregates", name)
             plot = aggregate_plot(conn, agg.identifier) if "close_price" in agg.columns else {}
         context.log.info(
@@ -111,7 +116,7 @@ def options_volume_daily(timescale: TimescaleResource) -> dg.MaterializeResult:
     A view over the calls and puts aggregates; materialising it checks it is readable and reports it.
     """
     with timescale.connection() as conn:
-        rows = conn.execute(load_sql("count_options_volume_daily")).fetchall()
+        rows = conn.execute(_COUNT_OPTIONS_VOLUME_DAILY).fetchall()
         columns = column_schema(conn, "aggregates", "options_volume_daily")
     counts = {option_type: int(n) for option_type, n, _latest in rows}
     latest = max((b for _t, _n, b in rows if b is not None), default=None)

@@ -9,9 +9,20 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.settings import Role, Settings
 
-from .sqlfiles import load_sql
+_SQL = SqlFiles(__file__)
+
+
+# Age of the newest good backup and of the newest passed drill (NULL when there is none).
+_SELECT_LAST_SUCCESS = """
+SELECT (SELECT max(finished_at) FROM ops.backups WHERE status = 'complete') AS last_backup,
+       (SELECT max(verified_at) FROM ops.backup_verifications WHERE method = 'drill' AND passed) AS last_drill,
+       now() AS checked_at
+"""
+
+_UPDATE_BACKUP_STATUS = "UPDATE ops.backups SET status = %(status)s WHERE backup_id = ANY(%(backup_ids)s) AND status = 'complete'"
 
 
 @dataclass(frozen=True)
@@ -61,7 +72,7 @@ def record_backup(target: Target, **values: Any) -> None:
     values.setdefault("run_id", None)
     values["manifest"] = Jsonb(values.get("manifest") or {})
     with target.connect() as conn:
-        conn.execute(load_sql("insert_backup.sql"), {"database_name": target.dbname, **values})
+        conn.execute(_SQL.text("insert_backup"), {"database_name": target.dbname, **values})
 
 
 def record_verification(target: Target, **values: Any) -> int:
@@ -69,34 +80,34 @@ def record_verification(target: Target, **values: Any) -> int:
     values["mismatches"] = Jsonb(values.get("mismatches") or [])
     values["details"] = Jsonb(values.get("details") or {})
     with target.connect() as conn:
-        return int(conn.execute(load_sql("insert_verification.sql"), values).fetchone()[0])  # type: ignore[index]
+        return int(conn.execute(_SQL.text("insert_verification"), values).fetchone()[0])  # type: ignore[index]
 
 
 def get_backup(target: Target, backup_id: str) -> BackupRecord | None:
     with target.connect() as conn:
-        row = conn.execute(load_sql("select_backup.sql"), (backup_id,)).fetchone()
+        row = conn.execute(_SQL.text("select_backup"), (backup_id,)).fetchone()
     return BackupRecord(*row) if row else None
 
 
 def list_backups(target: Target) -> list[dict[str, Any]]:
     with target.connect() as conn:
-        cur = conn.execute(load_sql("select_backups.sql"))
+        cur = conn.execute(_SQL.text("select_backups"))
         names = [c.name for c in cur.description or []]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def last_verified(target: Target, kinds: list[str]) -> str | None:
     with target.connect() as conn:
-        row = conn.execute(load_sql("select_last_verified.sql"), {"kinds": kinds}).fetchone()
+        row = conn.execute(_SQL.text("select_last_verified"), {"kinds": kinds}).fetchone()
     return row[0] if row else None
 
 
 def mark(target: Target, backup_ids: list[str], status: str) -> None:
     if backup_ids:
         with target.connect() as conn:
-            conn.execute(load_sql("update_backup_status.sql"), {"status": status, "backup_ids": backup_ids})
+            conn.execute(_UPDATE_BACKUP_STATUS, {"status": status, "backup_ids": backup_ids})
 
 
 def last_success(target: Target) -> tuple[datetime | None, datetime | None, datetime]:
     with target.connect() as conn:
-        return conn.execute(load_sql("select_last_success.sql")).fetchone()  # type: ignore[return-value]
+        return conn.execute(_SELECT_LAST_SUCCESS).fetchone()  # type: ignore[return-value]

@@ -15,16 +15,21 @@ from dataclasses import asdict, dataclass, field
 import psycopg
 from psycopg import sql
 
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.settings import Role
 
 from . import catalog
 from .catalog import Target
 from .errors import BackupError, VerificationFailed
 from .pgbackrest import BackupPaths, PgBackRest
-from .restore import restore_logical, restore_physical
-from .sqlfiles import load_sql
+from .restore import DROP_DATABASE, restore_logical, restore_physical
+
+_SQL = SqlFiles(__file__)
 
 Log = Callable[[str], None]
+
+
+_CHECK_INDEX = "SELECT bt_index_check(%s::regclass, true)"
 
 
 @dataclass
@@ -53,10 +58,10 @@ def amcheck(conn: psycopg.Connection) -> tuple[int, list[str]]:
     conn.autocommit = True
     conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
     errors: list[str] = []
-    indexes = conn.execute(load_sql("select_btree_indexes.sql")).fetchall()
+    indexes = conn.execute(_SQL.text("select_btree_indexes")).fetchall()
     for name, oid in indexes:
         try:
-            conn.execute(load_sql("check_index.sql"), (oid,))
+            conn.execute(_CHECK_INDEX, (oid,))
         except psycopg.Error as exc:
             errors.append(f"{name}: {exc}".strip())
     return len(indexes), errors
@@ -71,7 +76,7 @@ def latest_backup_id(target: Target) -> str:
 
 def _drop_database(target: Target, name: str) -> None:
     with target.connect(Role.admin, dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL(load_sql("drop_database.sql")).format(database=sql.Identifier(name)))
+        conn.execute(sql.SQL(DROP_DATABASE).format(database=sql.Identifier(name)))
 
 
 def run_drill(target: Target, backup_id: str | None = None, *, run_id: str | None = None,

@@ -26,10 +26,12 @@ from .catalog import Target
 from .checksums import table_checksums, versions
 from .errors import BackupError, VerificationFailed
 from .pgbackrest import BackupPaths
-from .sqlfiles import load_sql
 
 Log = Callable[[str], None]
 CHUNK = 1 << 20
+
+
+_EXPORT_SNAPSHOT = "SELECT pg_export_snapshot()"
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def run_logical(target: Target, *, run_id: str | None = None, log: Log = print) 
         with target.connect(Role.backup) as conn:
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             conn.read_only = True
-            snapshot = conn.execute(load_sql("export_snapshot.sql")).fetchone()[0]  # type: ignore[index]
+            snapshot = conn.execute(_EXPORT_SNAPSHOT).fetchone()[0]  # type: ignore[index]
             info = versions(conn)
             sums = table_checksums(conn)
             # pg_dump reads the same snapshot while this transaction holds it open.

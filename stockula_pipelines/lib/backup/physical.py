@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.settings import Role
 
 from . import catalog
@@ -20,9 +21,24 @@ from .catalog import Target
 from .checksums import table_checksums, versions
 from .errors import BackupError
 from .pgbackrest import BackupPaths, PgBackRest
-from .sqlfiles import load_sql
+
+_SQL = SqlFiles(__file__)
 
 Log = Callable[[str], None]
+
+
+_CREATE_RESTORE_POINT = "SELECT pg_create_restore_point(%s)::text"
+
+_SELECT_ARCHIVER = """
+SELECT last_archived_wal, last_archived_time, last_failed_wal, last_failed_time, failed_count
+FROM pg_stat_archiver
+"""
+
+_SELECT_SNAPSHOT = "SELECT pg_current_snapshot()::text"
+
+# Close the current WAL segment so everything written so far reaches the archive (archive_timeout
+# would otherwise decide when); returns the segment's file name to wait for.
+_SWITCH_WAL = "SELECT pg_walfile_name(pg_switch_wal())"
 
 
 def _ts(epoch: int | None) -> datetime | None:
@@ -33,9 +49,9 @@ def switch_wal_and_wait(target: Target, timeout: float = 120.0) -> float:
     """Switch WAL and wait until that segment is archived; returns the seconds it took."""
     started = time.monotonic()
     with target.connect(Role.admin, dbname="postgres", autocommit=True) as conn:
-        segment = conn.execute(load_sql("switch_wal.sql")).fetchone()[0]  # type: ignore[index]
+        segment = conn.execute(_SWITCH_WAL).fetchone()[0]  # type: ignore[index]
         while time.monotonic() - started < timeout:
-            last = conn.execute(load_sql("select_archiver.sql")).fetchone()[0]  # type: ignore[index]
+            last = conn.execute(_SELECT_ARCHIVER).fetchone()[0]  # type: ignore[index]
             # Segment names sort in WAL order within a timeline.
             if last and last >= segment:
                 return time.monotonic() - started
@@ -55,11 +71,11 @@ def capture_manifest(target: Target, restore_point: str, attempts: int = 5) -> d
         with target.connect(Role.backup) as conn:
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             conn.read_only = True
-            before = conn.execute(load_sql("select_snapshot.sql")).fetchone()[0]  # type: ignore[index]
+            before = conn.execute(_SELECT_SNAPSHOT).fetchone()[0]  # type: ignore[index]
             with target.connect(Role.admin, autocommit=True) as admin:
-                lsn = admin.execute(load_sql("create_restore_point.sql"), (name,)).fetchone()[0]  # type: ignore[index]
-                after = admin.execute(load_sql("select_snapshot.sql")).fetchone()[0]  # type: ignore[index]
-                raced = admin.execute(load_sql("count_commits_between.sql"),
+                lsn = admin.execute(_CREATE_RESTORE_POINT, (name,)).fetchone()[0]  # type: ignore[index]
+                after = admin.execute(_SELECT_SNAPSHOT).fetchone()[0]  # type: ignore[index]
+                raced = admin.execute(_SQL.text("count_commits_between"),
                                       {"before": before, "after": after}).fetchone()[0]  # type: ignore[index]
             if raced:
                 conn.rollback()
@@ -144,6 +160,6 @@ def chain_problem(info: list[dict], label: str) -> str | None:
 
 def archive_status(target: Target) -> dict[str, object]:
     with psycopg.connect(target.dsn(Role.monitor, "postgres")) as conn:
-        row = conn.execute(load_sql("select_archiver.sql")).fetchone()
+        row = conn.execute(_SELECT_ARCHIVER).fetchone()
     keys = ("last_archived_wal", "last_archived_time", "last_failed_wal", "last_failed_time", "failed_count")
     return dict(zip(keys, row or (None,) * 5, strict=True))

@@ -24,9 +24,16 @@ from .logical import LogicalFiles, conn_args, pg_env, verify_file
 from .pgbackrest import BackupPaths, PgBackRest
 from .physical import chain_problem
 from .scratch import ScratchCluster
-from .sqlfiles import load_sql
 
 Log = Callable[[str], None]
+
+
+DROP_DATABASE = "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+_CREATE_DATABASE = "CREATE DATABASE {database} OWNER {owner}"
+
+_CREATE_TIMESCALEDB = "CREATE EXTENSION IF NOT EXISTS timescaledb VERSION {version}"
+
+_SELECT_DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = %s"
 
 
 @dataclass
@@ -77,7 +84,7 @@ def restore_logical(target: Target, backup_id: str, *, into: str | None = None, 
     result = RestoreResult(backup_id, "logical", into, verified_only=verify_only)
     admin_db = target.connect(Role.admin, dbname="postgres", autocommit=True)
     with admin_db as conn:
-        exists = conn.execute(load_sql("select_database_exists.sql"), (into,)).fetchone() is not None
+        exists = conn.execute(_SELECT_DATABASE_EXISTS, (into,)).fetchone() is not None
         if exists and not drop_existing:
             raise RestoreRefused(f"database {into} already exists: pass --drop-existing to replace it, "
                                  "or --into another name")
@@ -88,12 +95,12 @@ def restore_logical(target: Target, backup_id: str, *, into: str | None = None, 
         database = sql.Identifier(into)
         if exists:
             log(f"restore: dropping existing database {into}")
-            conn.execute(sql.SQL(load_sql("drop_database.sql")).format(database=database))
-        conn.execute(sql.SQL(load_sql("create_database.sql")).format(
+            conn.execute(sql.SQL(DROP_DATABASE).format(database=database))
+        conn.execute(sql.SQL(_CREATE_DATABASE).format(
             database=database, owner=sql.Identifier(target.settings.admin_user)))
     started = time.monotonic()
     with target.connect(Role.admin, dbname=into, autocommit=True) as conn:
-        conn.execute(sql.SQL(load_sql("create_timescaledb.sql")).format(
+        conn.execute(sql.SQL(_CREATE_TIMESCALEDB).format(
             version=sql.Literal(manifest["timescaledb_version"])))
         conn.execute("SELECT timescaledb_pre_restore()")
     log(f"restore: pg_restore {files.dump.name} into {into} (one job)")

@@ -9,12 +9,21 @@ import psycopg
 from psycopg import sql
 
 from stockula_pipelines.lib.db.capabilities import Capabilities
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 
 from .copy import copy_frame
-from .sqlfiles import load_sql
+
+_SQL = SqlFiles(__file__)
 
 SCHEMA = "market"
 QUARANTINE = sql.Identifier("quality", "quarantine")
+
+
+# Sorted, so two loads with overlapping symbol sets always take their locks in the same order.
+_LOCK_SYMBOLS = """
+SELECT pg_advisory_xact_lock(hashtextextended(%(table)s || ':' || s, 0))
+FROM (SELECT DISTINCT s FROM unnest(%(symbols)s::text[]) AS s ORDER BY s) AS ordered
+"""
 
 
 def target(table: str) -> sql.Identifier:
@@ -26,7 +35,7 @@ def lock_symbols(conn: psycopg.Connection, table: str, symbols: list[str]) -> No
 
     Without it two overlapping loads both delete, then both COPY, and one dies on the primary key.
     """
-    conn.execute(load_sql("lock_symbols.sql"), {"table": table, "symbols": symbols})
+    conn.execute(sql.SQL(_LOCK_SYMBOLS), {"table": table, "symbols": symbols})
 
 
 def decompress_window(conn: psycopg.Connection, caps: Capabilities, table: str,
@@ -35,12 +44,12 @@ def decompress_window(conn: psycopg.Connection, caps: Capabilities, table: str,
     if not caps.compression:
         return 0
     chunks = conn.execute(
-        load_sql("select_compressed_chunks.sql"),
+        _SQL("select_compressed_chunks"),
         {"schema": SCHEMA, "table": table, "start": start, "end": end},
     ).fetchall()
     for chunk_schema, chunk_name, ext_schema in chunks:
         conn.execute(
-            load_sql("decompress_chunk.sql").format(function=sql.Identifier(ext_schema, "decompress_chunk")),
+            _SQL("decompress_chunk").format(function=sql.Identifier(ext_schema, "decompress_chunk")),
             {"chunk": sql.Identifier(chunk_schema, chunk_name).as_string(conn)},
         )
     return len(chunks)
@@ -58,12 +67,12 @@ def delete_window(conn: psycopg.Connection, table: str, *, start: datetime, end:
 
     Returns the number of rows deleted and, for event tables, the deleted (symbol, time, value)s.
     """
-    name = "delete_window_interval.sql" if interval is not None else "delete_window.sql"
+    name = "delete_window_interval" if interval is not None else "delete_window"
     key = sql.Identifier("contract_symbol" if table.startswith("options_") else "symbol")
     value = EVENT_VALUE.get(table)
     returning = (sql.SQL("t.symbol, t.time, t.{}").format(sql.Identifier(value)) if value
                  else sql.SQL("1"))
-    statement = load_sql(name).format(table=target(table), key=key, returning=returning)
+    statement = _SQL(name).format(table=target(table), key=key, returning=returning)
     outer = sql.SQL("SELECT * FROM deleted") if value else sql.SQL("SELECT count(*) FROM deleted")
     params = {"start": start, "end": end, "symbols": symbols, "interval": interval,
               "spare_keys": spare[0], "spare_times": spare[1]}
@@ -108,7 +117,7 @@ def write_ingest_log(
     symbols_skipped: list[str] | None = None,
 ) -> int:
     row = conn.execute(
-        load_sql("insert_ingest_log.sql"),
+        _SQL("insert_ingest_log"),
         {
             "table": table, "interval": interval, "start": start, "end": end, "symbols": symbols,
             "mode": mode, "deleted": rows_deleted, "loaded": rows_loaded, "updated": rows_updated,

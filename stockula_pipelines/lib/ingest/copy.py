@@ -18,14 +18,15 @@ from pgpq import ArrowToPostgresBinaryEncoder
 from pgpq import _pgpq as pgpq_types
 from psycopg import sql
 
-from .sqlfiles import load_sql
-
 PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 # Pieces handed to copy.write(): big enough that per-call overhead vanishes, small enough that the
 # encoded form of a whole batch never sits in memory at once.
 PIECE_BYTES = 1 << 20
 
 BatchHook = Callable[[int, int], None]  # (batch number from 1, rows sent so far)
+
+
+_COPY_ROWS = "COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
 
 
 def to_arrow(frame: pl.DataFrame) -> pa.Table:
@@ -104,7 +105,7 @@ def copy_frame(
         raise ValueError(f"batch_rows must be >= 1, got {batch_rows}")
     if frame.height == 0:
         return 0
-    statement = load_sql("copy_rows.sql").format(
+    statement = sql.SQL(_COPY_ROWS).format(
         table=target, columns=sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
     )
     table = to_arrow(frame)

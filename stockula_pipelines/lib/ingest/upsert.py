@@ -16,15 +16,25 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
+
 from . import bookkeeping as bk
 from .copy import BatchHook, copy_frame
 from .loader import LoadResult
-from .sqlfiles import load_sql
 from .validate import IngestError, check_unique_keys, check_window, conform, quarantine_frame, table_spec
+
+_SQL = SqlFiles(__file__)
 
 # The column each table stamps when a row changes (the database fills it on insert).
 _TOUCHED = {"stocks": "updated_at"}
 _DEFAULT_TOUCHED = "loaded_at"
+
+
+# Same column types as the target, none of its constraints: those are checked when rows reach it.
+_CREATE_STAGE = """
+CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS
+SELECT {columns} FROM {target} WITH NO DATA
+"""
 
 
 def _prepare(table: str, frame: pl.DataFrame, source: str) -> pl.DataFrame:
@@ -89,10 +99,10 @@ def upsert(
 
     with conn.transaction():
         bk.lock_symbols(conn, table, symbols)
-        conn.execute(load_sql("create_stage.sql").format(
+        conn.execute(sql.SQL(_CREATE_STAGE).format(
             stage=stage, target=bk.target(table), columns=join(ident(c) for c in columns)))
         copy_frame(conn, stage, frame, batch_rows=batch_rows, on_batch=on_batch)
-        row = conn.execute(load_sql("upsert_from_stage.sql").format(
+        row = conn.execute(_SQL("upsert_from_stage").format(
             target=bk.target(table),
             stage=stage,
             columns=join(ident(c) for c in columns),

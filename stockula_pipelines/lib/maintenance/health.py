@@ -11,7 +11,21 @@ from decimal import Decimal
 
 import psycopg
 
-from .sqlfiles import load_sql
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
+
+_SQL = SqlFiles(__file__)
+
+
+# Seconds since the newest good backup and the newest passed drill (NULL: never, or no ops tables yet).
+_SELECT_BACKUP_AGES = """
+SELECT extract(epoch FROM now() - (SELECT max(finished_at) FROM ops.backups WHERE status = 'complete'))::double precision,
+       extract(epoch FROM now() - (SELECT max(verified_at) FROM ops.backup_verifications
+                                   WHERE method = 'drill' AND passed))::double precision
+"""
+
+_SELECT_LICENSE = "SELECT current_setting('timescaledb.license', true)"
+
+_SHOW_POOLS = "SHOW POOLS"
 
 
 @dataclass(frozen=True)
@@ -37,8 +51,27 @@ def jsonable(value: object) -> object:
     return value
 
 
-def _rows(conn: psycopg.Connection, name: str, params: object = None) -> list[dict]:
-    cur = conn.execute(load_sql(name), params)
+_SELECT_ARCHIVER = """
+SELECT last_archived_wal, last_archived_time, last_failed_wal, last_failed_time, failed_count
+FROM pg_stat_archiver
+"""
+
+_SELECT_CONNECTIONS = """
+SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS connections,
+       current_setting('max_connections')::int AS max_connections,
+       current_setting('data_directory', true) AS data_directory
+"""
+
+# Through the SECURITY DEFINER function of sql/0011: the monitor role reads sizes, never rows.
+_SELECT_HYPERTABLE_SIZES = """
+SELECT hypertable, chunks AS num_chunks, total_bytes, compressed_chunks
+FROM ops.metrics_hypertables()
+ORDER BY total_bytes DESC
+"""
+
+
+def _rows(conn: psycopg.Connection, query: str, params: object = None) -> list[dict]:
+    cur = conn.execute(query, params)
     names = [c.name for c in cur.description or []]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
@@ -60,7 +93,7 @@ def pgbouncer_pools(settings) -> list[dict] | None:
         with psycopg.connect(host=settings.pgbouncer_host, port=settings.pgbouncer_port, dbname="pgbouncer",
                              user=settings.admin_user, password=settings.password_for("admin"), autocommit=True,
                              prepare_threshold=None, cursor_factory=psycopg.ClientCursor, connect_timeout=5) as conn:
-            cur = conn.execute(load_sql("show_pools.sql"))
+            cur = conn.execute(_SHOW_POOLS)
             names = [c.name for c in cur.description or []]
             keep = ("database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "maxwait")
             return [{k: v for k, v in zip(names, row, strict=True) if k in keep} for row in cur.fetchall()]
@@ -69,30 +102,30 @@ def pgbouncer_pools(settings) -> list[dict] | None:
 
 
 def collect(conn: psycopg.Connection, settings) -> dict[str, object]:
-    conns = _rows(conn, "select_connections.sql")[0]
+    conns = _rows(conn, _SELECT_CONNECTIONS)[0]
     report: dict[str, object] = {
         "connections": conns["connections"], "max_connections": conns["max_connections"],
         "connections_ratio": conns["connections"] / conns["max_connections"],
-        "long_or_blocked_queries": _rows(conn, "select_long_queries.sql",
+        "long_or_blocked_queries": _rows(conn, _SQL.text("select_long_queries"),
                                          {"threshold": settings.health_long_query_seconds}),
         "disk_free_ratio": disk_free_ratio(conns["data_directory"]),
-        "bloat": _rows(conn, "select_bloat.sql"),
-        "archiver": _rows(conn, "select_archiver.sql")[0],
+        "bloat": _rows(conn, _SQL.text("select_bloat")),
+        "archiver": _rows(conn, _SELECT_ARCHIVER)[0],
     }
-    report.update(_rows(conn, "select_database_stats.sql")[0])
+    report.update(_rows(conn, _SQL.text("select_database_stats"))[0])
     report["pgbouncer_pools"] = pgbouncer_pools(settings)
     try:
-        report["hypertables"] = _rows(conn, "select_hypertable_sizes.sql")
+        report["hypertables"] = _rows(conn, _SELECT_HYPERTABLE_SIZES)
     except psycopg.Error:
         report["hypertables"] = []
     try:
-        report["freshness"] = _rows(conn, "select_freshness.sql")
+        report["freshness"] = _rows(conn, _SQL.text("select_freshness"))
     except (psycopg.errors.UndefinedFunction, psycopg.errors.InsufficientPrivilege):
         report["freshness"] = []  # a database without the operations migration
-    license_ = conn.execute(load_sql("select_license.sql")).fetchone()[0]  # type: ignore[index]
-    report["compression"] = _rows(conn, "select_compression_stats.sql") if license_ == "timescale" else []
+    license_ = conn.execute(_SELECT_LICENSE).fetchone()[0]  # type: ignore[index]
+    report["compression"] = _rows(conn, _SQL.text("select_compression_stats")) if license_ == "timescale" else []
     try:
-        backup_age, drill_age = conn.execute(load_sql("select_backup_ages.sql")).fetchone()  # type: ignore[misc]
+        backup_age, drill_age = conn.execute(_SELECT_BACKUP_AGES).fetchone()  # type: ignore[misc]
     except (psycopg.errors.UndefinedTable, psycopg.errors.InsufficientPrivilege):  # no ops tables, or the monitor role
         backup_age = drill_age = None
     report["last_backup_age_seconds"] = backup_age

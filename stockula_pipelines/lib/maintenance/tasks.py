@@ -16,14 +16,27 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from stockula_pipelines.lib.db.capabilities import detect
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 
 from . import health
 from .guard import exclusive
-from .sqlfiles import load_sql
+
+_SQL = SqlFiles(__file__)
 
 TASKS = ("vacuum", "statistics", "reindex", "timescaledb", "health")
 RETAINED = ("market.options_calls", "market.options_puts")
 Log = Callable[[str], None]
+
+
+_ANALYZE_TABLE = "ANALYZE {table}"
+
+_DROP_OLD_CHUNKS = "SELECT drop_chunks(%(hypertable)s::regclass, older_than => %(older_than)s::interval)::text"
+
+_INSERT_MAINTENANCE_LOG = "INSERT INTO ops.maintenance_log (task, seconds, changed, report, run_id) VALUES (%s, %s, %s, %s, %s)"
+
+_SET_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', %s, false)"
+
+_VACUUM_TABLE = "VACUUM (ANALYZE) {table}"
 
 
 @dataclass
@@ -35,7 +48,7 @@ class TaskReport:
 
 
 def _tables(conn: psycopg.Connection) -> list[dict]:
-    cur = conn.execute(load_sql("select_tables.sql"))
+    cur = conn.execute(_SQL.text("select_tables"))
     names = [c.name for c in cur.description or []]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
@@ -43,7 +56,7 @@ def _tables(conn: psycopg.Connection) -> list[dict]:
 def _counts(conn: psycopg.Connection, t: dict) -> tuple[int, int]:
     """(dead tuples, tuples modified since the last analyze) of a table, its chunks included."""
     if t["is_hypertable"]:
-        dead, modified = conn.execute(load_sql("select_chunk_dead_tuples.sql"), (t["schemaname"], t["relname"])).fetchone()  # type: ignore[misc]
+        dead, modified = conn.execute(_SQL.text("select_chunk_dead_tuples"), (t["schemaname"], t["relname"])).fetchone()  # type: ignore[misc]
         return int(dead), int(modified)
     return int(t["n_dead_tup"] or 0), int(t["n_mod_since_analyze"] or 0)
 
@@ -55,7 +68,7 @@ def vacuum(conn: psycopg.Connection, settings) -> TaskReport:
         dead, _modified = _counts(conn, t)
         if dead == 0:
             continue
-        conn.execute(sql.SQL(load_sql("vacuum_table.sql")).format(table=sql.Identifier(t["schemaname"], t["relname"])))
+        conn.execute(sql.SQL(_VACUUM_TABLE).format(table=sql.Identifier(t["schemaname"], t["relname"])))
         out.changed.append(f"vacuumed {t['schemaname']}.{t['relname']} ({dead} dead tuples)")
     out.report["tables_seen"] = len(_tables(conn))
     return out
@@ -69,11 +82,11 @@ def statistics(conn: psycopg.Connection, settings) -> TaskReport:
         _dead, modified = _counts(conn, t)
         if not never and not modified:
             continue
-        conn.execute(sql.SQL(load_sql("analyze_table.sql")).format(table=sql.Identifier(t["schemaname"], t["relname"])))
+        conn.execute(sql.SQL(_ANALYZE_TABLE).format(table=sql.Identifier(t["schemaname"], t["relname"])))
         out.changed.append(f"analyzed {t['schemaname']}.{t['relname']} "
                            + ("(never analyzed)" if never else f"({modified} changed rows)"))
     try:
-        cur = conn.execute(load_sql("select_top_statements.sql"))
+        cur = conn.execute(_SQL.text("select_top_statements"))
         out.report["top_statements"] = [dict(zip([c.name for c in cur.description or []], r, strict=True))
                                         for r in cur.fetchall()]
     except psycopg.Error:  # pg_stat_statements not created in this database
@@ -81,25 +94,29 @@ def statistics(conn: psycopg.Connection, settings) -> TaskReport:
     return out
 
 
+_REINDEX_TABLE = "REINDEX TABLE {table}"
+_REINDEX_TABLE_CONCURRENTLY = "REINDEX TABLE CONCURRENTLY {table}"
+
+
 def reindex_statement(schema: str, table: str, *, is_hypertable: bool) -> sql.Composed:
     """CONCURRENTLY is not supported on hypertables: they get a plain REINDEX (which recurses to chunks)."""
-    name = "reindex_table.sql" if is_hypertable else "reindex_table_concurrently.sql"
-    return sql.SQL(load_sql(name)).format(table=sql.Identifier(schema, table))
+    template = _REINDEX_TABLE if is_hypertable else _REINDEX_TABLE_CONCURRENTLY
+    return sql.SQL(template).format(table=sql.Identifier(schema, table))
 
 
 def reindex(conn: psycopg.Connection, settings, *, tables: list[str] | None = None) -> TaskReport:
     """Rebuild invalid indexes' tables, and the ``tables`` asked for explicitly."""
     out = TaskReport("reindex")
-    wanted = {tuple(r[:2]) for r in conn.execute(load_sql("select_invalid_indexes.sql")).fetchall()}
+    wanted = {tuple(r[:2]) for r in conn.execute(_SQL.text("select_invalid_indexes")).fetchall()}
     wanted |= {tuple(t.split(".", 1)) for t in tables or []}
     hypertables = {(t["schemaname"], t["relname"]) for t in _tables(conn) if t["is_hypertable"]}
     # A plain REINDEX blocks writes to the table: do not wait behind (or hold up) a load for long.
-    conn.execute(load_sql("set_lock_timeout.sql"), ("30s",))
+    conn.execute(_SET_LOCK_TIMEOUT, ("30s",))
     for schema, table in sorted(wanted):
         is_hyper = (schema, table) in hypertables
         conn.execute(reindex_statement(schema, table, is_hypertable=is_hyper))
         out.changed.append(f"reindexed {schema}.{table}" + (" (hypertable, not concurrently)" if is_hyper else ""))
-    conn.execute(load_sql("set_lock_timeout.sql"), ("0",))
+    conn.execute(_SET_LOCK_TIMEOUT, ("0",))
     return out
 
 
@@ -111,16 +128,16 @@ def timescaledb(conn: psycopg.Connection, settings) -> TaskReport:
     older = timedelta(days=settings.retention_options_days)
     if not caps.policies:
         for hypertable in RETAINED:
-            dropped = [r[0] for r in conn.execute(load_sql("drop_old_chunks.sql"),
+            dropped = [r[0] for r in conn.execute(_DROP_OLD_CHUNKS,
                                                   {"hypertable": hypertable, "older_than": older})]
             out.changed += [f"dropped {c} ({hypertable}, older than {settings.retention_options_days} days)"
                             for c in dropped]
         out.report["compression"] = "unavailable on the Apache edition"
     else:
-        cur = conn.execute(load_sql("select_compression_stats.sql"))
+        cur = conn.execute(_SQL.text("select_compression_stats"))
         out.report["compression"] = [dict(zip([c.name for c in cur.description or []], r, strict=True))
                                      for r in cur.fetchall()]
-        cur = conn.execute(load_sql("select_job_stats.sql"))
+        cur = conn.execute(_SQL.text("select_job_stats"))
         out.report["jobs"] = [dict(zip([c.name for c in cur.description or []], r, strict=True)) for r in cur.fetchall()]
     return out
 
@@ -152,7 +169,7 @@ def run_tasks(admin_dsn: str, writer_dsn: str, settings, task: str = "all", *, r
     with psycopg.connect(writer_dsn, prepare_threshold=None) as conn:
         for r in reports:
             conn.execute(
-                load_sql("insert_maintenance_log.sql"),
+                _INSERT_MAINTENANCE_LOG,
                 (r.task, r.seconds, Jsonb(r.changed), Jsonb(health.jsonable(r.report)), run_id),
             )
     return reports

@@ -16,10 +16,15 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from stockula_pipelines.lib.calendar import get_calendar
+from stockula_pipelines.lib.db.refresh_log import lock_target, pending_loads, record_refresh
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.lib.ingest.copy import copy_frame
-from stockula_pipelines.lib.metrics import load_sql, lock_target, pending_loads, record_refresh
 from stockula_pipelines.lib.quant.black_scholes import bsm_greeks
 from stockula_pipelines.lib.quant.implied_vol import REASONS, implied_volatility, mid_price, time_to_expiry
+from stockula_pipelines.settings import get_settings
+
+_SQL = SqlFiles(__file__)
 
 TARGET = "option_greeks"
 TABLES = ("options_calls", "options_puts")
@@ -53,12 +58,18 @@ class GreeksReport:
     window: tuple[datetime, datetime] | None = None
 
 
-def compute_greeks(quotes: pl.DataFrame, *, is_call: bool, risk_free_rate: float) -> pl.DataFrame:
-    """IV + Greeks for a frame of quotes (columns as select_option_quotes.sql returns)."""
+def compute_greeks(quotes: pl.DataFrame, *, is_call: bool, risk_free_rate: float,
+                   exchange: str | None = None) -> pl.DataFrame:
+    """IV + Greeks for a frame of quotes (columns as select_option_quotes.sql returns).
+
+    Contracts expire at the regular close of ``exchange`` (default ``STOCKULA_EXCHANGE``), in its zone.
+    """
+    cal = get_calendar(exchange or get_settings().exchange)
     S = quotes["underlying_price"].to_numpy().astype(np.float64)
     K = quotes["strike"].to_numpy().astype(np.float64)
     q = quotes["dividend_yield"].fill_null(0.0).to_numpy().astype(np.float64)
-    T = np.asarray(time_to_expiry(quotes["time"], quotes["expiration_date"]), dtype=np.float64)
+    T = np.asarray(time_to_expiry(quotes["time"], quotes["expiration_date"], exchange_tz=str(cal.tz),
+                                 close_time=cal.regular_close.strftime("%H:%M")), dtype=np.float64)
     price = mid_price(
         quotes["bid"].fill_null(np.nan).to_numpy(),
         quotes["ask"].fill_null(np.nan).to_numpy(),
@@ -109,7 +120,7 @@ def _refresh_option_greeks(conn: psycopg.Connection, *, risk_free_rate: float, r
     for table_name, start, end, symbols in work:
         table = sql.Identifier("market", table_name)
         cur = conn.execute(
-            sql.SQL(load_sql("select_option_quotes")).format(table=table),
+            sql.SQL(_SQL.text("select_option_quotes")).format(table=table),
             {"start": start, "end": end, "symbols": symbols},
         )
         names = [d.name for d in cur.description]
@@ -133,7 +144,7 @@ def _refresh_option_greeks(conn: psycopg.Connection, *, risk_free_rate: float, r
 
 
 def _write(conn: psycopg.Connection, table: sql.Identifier, frame: pl.DataFrame) -> None:
-    conn.execute(load_sql("create_staging_greeks"))
+    conn.execute(_SQL.text("create_staging_greeks"))
     copy_frame(conn, sql.Identifier("staging_greeks"), frame)
-    conn.execute(sql.SQL(load_sql("update_greeks")).format(table=table))
+    conn.execute(sql.SQL(_SQL.text("update_greeks")).format(table=table))
     conn.execute("DROP TABLE staging_greeks")

@@ -18,11 +18,25 @@ import psycopg
 from psycopg import sql
 
 from stockula_pipelines.lib.calendar import DEFAULT_EXCHANGE, get_calendar
+from stockula_pipelines.lib.db.refresh_log import lock_target, pending_loads, record_refresh
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.lib.ingest.copy import copy_frame
-from stockula_pipelines.lib.metrics import load_sql, lock_target, pending_loads, record_refresh
 from stockula_pipelines.lib.quant.returns import compute_price_metrics
 
+_SQL = SqlFiles(__file__)
+
 TARGET = "price_metrics"
+
+
+_SELECT_ACTIONS = """
+SELECT 'dividend' AS kind, symbol, ex_date, amount AS value FROM market.dividends WHERE symbol = ANY(%(symbols)s)
+UNION ALL
+SELECT 'split' AS kind, symbol, ex_date, ratio AS value FROM market.splits WHERE symbol = ANY(%(symbols)s)
+"""
+
+# Symbols with a dividend going ex after %(start)s: its factor uses "the close before the ex-date",
+# which a bar loaded at or after %(start)s may be (or may replace), so their whole history is restated.
+_SELECT_SYMBOLS_WITH_LATER_DIVIDENDS = "SELECT DISTINCT symbol FROM market.dividends WHERE time > %(start)s AND symbol = ANY(%(symbols)s)"
 
 
 @dataclass
@@ -49,7 +63,7 @@ def plan_price_loads(conn: psycopg.Connection, loads: list[dict]) -> tuple[dict[
                 current = starts.get(symbol)
                 starts[symbol] = load["window_start"] if current is None else min(current, load["window_start"])
             rows = conn.execute(
-                load_sql("select_symbols_with_later_dividends"),
+                _SELECT_SYMBOLS_WITH_LATER_DIVIDENDS,
                 {"start": load["window_start"], "symbols": list(load["symbols"])},
             ).fetchall()
             full.update(r[0] for r in rows)
@@ -61,7 +75,7 @@ def plan_price_loads(conn: psycopg.Connection, loads: list[dict]) -> tuple[dict[
             full.update(load["symbols"])
         elif load["rows_loaded"]:
             rows = conn.execute(
-                load_sql("select_symbols_with_actions"),
+                _SQL.text("select_symbols_with_actions"),
                 {"start": load["window_start"], "end": load["window_end"], "symbols": list(load["symbols"])},
             ).fetchall()
             full.update(r[0] for r in rows)
@@ -79,11 +93,11 @@ def _read_closes(conn, starts: dict[str, datetime], full: set[str], window: int)
             by_start.setdefault(starts[s], []).append(s)
         for start, group in by_start.items():
             for symbol, lb in conn.execute(
-                load_sql("select_lookback_starts"), {"start": start, "n": window + 1, "symbols": group}
+                _SQL.text("select_lookback_starts"), {"start": start, "n": window + 1, "symbols": group}
             ):
                 lookback[symbol] = lb if lb is not None else start
     rows = conn.execute(
-        load_sql("select_daily_closes"),
+        _SQL.text("select_daily_closes"),
         {"symbols": symbols, "starts": [lookback[s] for s in symbols]},
     ).fetchall()
     return pl.DataFrame(
@@ -93,7 +107,7 @@ def _read_closes(conn, starts: dict[str, datetime], full: set[str], window: int)
 
 
 def _read_actions(conn, symbols: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    rows = conn.execute(load_sql("select_actions"), {"symbols": symbols}).fetchall()
+    rows = conn.execute(_SELECT_ACTIONS, {"symbols": symbols}).fetchall()
     actions = pl.DataFrame(
         rows, schema={"kind": pl.String, "symbol": pl.String, "ex_date": pl.Date, "value": pl.Float64}, orient="row"
     )
@@ -146,8 +160,8 @@ def _refresh_price_metrics(conn: psycopg.Connection, *, window: int, run_id: str
 
 
 def _write(conn: psycopg.Connection, metrics: pl.DataFrame) -> int:
-    conn.execute(load_sql("create_staging_price_metrics"))
+    conn.execute(_SQL.text("create_staging_price_metrics"))
     cols = ["symbol", "time", "adj_close_price", "daily_return", "volatility"]
     frame = metrics.select(cols).with_columns(pl.col(c).fill_nan(None) for c in cols[2:])
     copy_frame(conn, sql.Identifier("staging_price_metrics"), frame)
-    return conn.execute(load_sql("update_price_metrics")).rowcount
+    return conn.execute(_SQL.text("update_price_metrics")).rowcount

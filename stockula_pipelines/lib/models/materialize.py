@@ -13,10 +13,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.lib.models.errors import ModelColumnsError
 from stockula_pipelines.lib.models.project import SCHEMA, Model, Project
-from stockula_pipelines.lib.models.render import RenderedTest, render_tests
-from stockula_pipelines.lib.models.sqlfiles import load_sql, relation
+from stockula_pipelines.lib.models.render import RenderedTest, relation, render_tests
+
+_SQL = SqlFiles(__file__)
 
 OWNER_ROLE = "stockula_write"
 READER_ROLE = "stockula_read"
@@ -27,6 +29,48 @@ _TYPE_ALIASES = {
     "bool": "boolean", "varchar": "character varying",
     "timestamptz": "timestamp with time zone", "timestamp": "timestamp without time zone",
 }
+
+
+_COMMENT_TABLE = "COMMENT ON TABLE {relation} IS {comment}"
+_COMMENT_VIEW = "COMMENT ON VIEW {relation} IS {comment}"
+_DROP_TABLE = "DROP TABLE IF EXISTS {relation} CASCADE"
+_DROP_VIEW = "DROP VIEW IF EXISTS {relation} CASCADE"
+_COMMENT_COLUMN = "COMMENT ON COLUMN {column} IS {comment}"
+
+_COUNT_ROWS = "SELECT count(*) FROM {relation}"
+
+_CREATE_TABLE = """
+CREATE TABLE {relation} AS
+{body}
+"""
+
+_CREATE_VIEW = """
+CREATE OR REPLACE VIEW {relation} AS
+{body}
+"""
+
+# Keys the model no longer produces (e.g. a corrected trading day) leave the filled table too.
+_DELETE_FILL_STALE = """
+DELETE FROM {target} AS t
+WHERE NOT EXISTS (SELECT 1 FROM {relation} AS m WHERE {key_match})
+"""
+
+_GRANT_SELECT = "GRANT SELECT ON {relation} TO {role}"
+
+# Two runs building the same model would collide on <name>__new; the second waits for the first.
+_LOCK_MODEL = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+
+_RENAME_TABLE = "ALTER TABLE {relation} RENAME TO {new_name}"
+
+_SELECT_PREVIEW = "SELECT * FROM {relation} LIMIT %s"
+
+_SET_ROLE = "SET LOCAL ROLE {role}"
+
+_UPSERT_FILL = """
+INSERT INTO {target} ({target_columns})
+SELECT {model_columns} FROM {relation}
+ON CONFLICT ({key}) DO UPDATE SET {updates}
+"""
 
 
 @dataclass(frozen=True)
@@ -50,14 +94,14 @@ class TestResult:
 
 
 def _relkind(conn: psycopg.Connection, name: str) -> str | None:
-    row = conn.execute(load_sql("select_relkind"), (SCHEMA, name)).fetchone()
+    row = conn.execute(_SQL("select_relkind"), (SCHEMA, name)).fetchone()
     return row[0] if row else None
 
 
 def _drop(conn: psycopg.Connection, name: str) -> None:
     kind = _relkind(conn, name)
     if kind in ("v", "r"):
-        conn.execute(load_sql("drop_view" if kind == "v" else "drop_table").format(relation=sql.Identifier(SCHEMA, name)))
+        conn.execute(sql.SQL(_DROP_VIEW if kind == "v" else _DROP_TABLE).format(relation=sql.Identifier(SCHEMA, name)))
 
 
 def _create(conn: psycopg.Connection, model: Model) -> None:
@@ -66,18 +110,18 @@ def _create(conn: psycopg.Connection, model: Model) -> None:
     if model.spec.materialized == "view":
         try:
             with conn.transaction():
-                conn.execute(load_sql("create_view").format(relation=rel, body=body))
+                conn.execute(sql.SQL(_CREATE_VIEW).format(relation=rel, body=body))
             return
         except (psycopg.errors.InvalidTableDefinition, psycopg.errors.WrongObjectType):
             # Columns renamed/removed/retyped, or a table of that name: only a drop can change that.
             _drop(conn, model.name)
-            conn.execute(load_sql("create_view").format(relation=rel, body=body))
+            conn.execute(sql.SQL(_CREATE_VIEW).format(relation=rel, body=body))
             return
     staged = f"{model.name}__new"
     _drop(conn, staged)
-    conn.execute(load_sql("create_table").format(relation=sql.Identifier(SCHEMA, staged), body=body))
+    conn.execute(sql.SQL(_CREATE_TABLE).format(relation=sql.Identifier(SCHEMA, staged), body=body))
     _drop(conn, model.name)
-    conn.execute(load_sql("rename_table").format(relation=sql.Identifier(SCHEMA, staged), new_name=sql.Identifier(model.name)))
+    conn.execute(sql.SQL(_RENAME_TABLE).format(relation=sql.Identifier(SCHEMA, staged), new_name=sql.Identifier(model.name)))
 
 
 def _normalise_type(name: str) -> str:
@@ -87,7 +131,7 @@ def _normalise_type(name: str) -> str:
 
 def verify_columns(conn: psycopg.Connection, model: Model) -> None:
     """The relation's columns must be exactly the documented ones, with the documented types."""
-    actual = conn.execute(load_sql("select_relation_columns"), (SCHEMA, model.name)).fetchall()
+    actual = conn.execute(_SQL("select_relation_columns"), (SCHEMA, model.name)).fetchall()
     documented = [(c.name, _normalise_type(c.data_type)) for c in model.spec.columns]
     actual_norm = [(n, _normalise_type(t)) for n, t in actual]
     if actual_norm == documented:
@@ -104,12 +148,12 @@ def verify_columns(conn: psycopg.Connection, model: Model) -> None:
 def _document(conn: psycopg.Connection, model: Model, reader_role: str | None) -> None:
     rel = relation(model.relation)
     if reader_role:
-        conn.execute(load_sql("grant_select").format(relation=rel, role=sql.Identifier(reader_role)))
+        conn.execute(sql.SQL(_GRANT_SELECT).format(relation=rel, role=sql.Identifier(reader_role)))
     # COMMENT is a utility statement and cannot take a bound parameter; sql.Literal quotes the text.
-    comment = "comment_view" if model.spec.materialized == "view" else "comment_table"
-    conn.execute(load_sql(comment).format(relation=rel, comment=sql.Literal(model.spec.description)))
+    comment = _COMMENT_VIEW if model.spec.materialized == "view" else _COMMENT_TABLE
+    conn.execute(sql.SQL(comment).format(relation=rel, comment=sql.Literal(model.spec.description)))
     for col in model.spec.columns:
-        conn.execute(load_sql("comment_column").format(
+        conn.execute(sql.SQL(_COMMENT_COLUMN).format(
             column=sql.Identifier(SCHEMA, model.name, col.name), comment=sql.Literal(col.description)))
 
 
@@ -125,7 +169,7 @@ def fill(conn: psycopg.Connection, model: Model) -> int | None:
     ]
     if spec.touch:
         updates.append(sql.SQL("{c} = now()").format(c=sql.Identifier(spec.touch)))
-    cur = conn.execute(load_sql("upsert_fill").format(
+    cur = conn.execute(sql.SQL(_UPSERT_FILL).format(
         target=target,
         target_columns=sql.SQL(", ").join(sql.Identifier(t) for t in spec.columns),
         model_columns=sql.SQL(", ").join(sql.Identifier(m) for m in spec.columns.values()),
@@ -135,7 +179,7 @@ def fill(conn: psycopg.Connection, model: Model) -> int | None:
     key_match = sql.SQL(" AND ").join(
         sql.SQL("m.{m} = t.{t}").format(m=sql.Identifier(spec.columns[k]), t=sql.Identifier(k)) for k in spec.key
     )
-    conn.execute(load_sql("delete_fill_stale").format(target=target, relation=relation(model.relation), key_match=key_match))
+    conn.execute(sql.SQL(_DELETE_FILL_STALE).format(target=target, relation=relation(model.relation), key_match=key_match))
     return written
 
 
@@ -153,9 +197,9 @@ def materialize(
     """
     model = project.models[name]
     with conn.transaction():
-        conn.execute(load_sql("lock_model"), (model.relation,))
+        conn.execute(sql.SQL(_LOCK_MODEL), (model.relation,))
         if owner_role:
-            conn.execute(load_sql("set_role").format(role=sql.Identifier(owner_role)))
+            conn.execute(sql.SQL(_SET_ROLE).format(role=sql.Identifier(owner_role)))
         downstream = project.downstream(name)
         existing = {d for d in downstream if _relkind(conn, d) is not None}
         _create(conn, model)
@@ -176,11 +220,11 @@ def materialize(
 
 
 def count_rows(conn: psycopg.Connection, model: Model) -> int:
-    return conn.execute(load_sql("count_rows").format(relation=relation(model.relation))).fetchone()[0]
+    return conn.execute(sql.SQL(_COUNT_ROWS).format(relation=relation(model.relation))).fetchone()[0]
 
 
 def preview(conn: psycopg.Connection, model: Model, limit: int = 10) -> tuple[list[str], list[tuple[Any, ...]]]:
-    cur = conn.execute(load_sql("select_preview").format(relation=relation(model.relation)), (limit,))
+    cur = conn.execute(sql.SQL(_SELECT_PREVIEW).format(relation=relation(model.relation)), (limit,))
     return [d.name for d in cur.description or []], cur.fetchall()
 
 

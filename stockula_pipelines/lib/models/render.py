@@ -6,9 +6,31 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.lib.models.project import Model
 from stockula_pipelines.lib.models.spec import TestSpec
-from stockula_pipelines.lib.models.sqlfiles import load_sql, relation
+
+_SQL = SqlFiles(__file__)
+
+
+_TEST_ACCEPTED_VALUES = "SELECT count(*) FROM {relation} WHERE {column} IS NOT NULL AND NOT ({column}::text = ANY(%s::text[]))"
+
+# As in a CHECK constraint, a row whose expression is NULL passes.
+_TEST_EXPRESSION = "SELECT count(*) FROM {relation} WHERE NOT ({expression})"
+
+_TEST_NOT_NULL = "SELECT count(*) FROM {relation} WHERE {column} IS NULL"
+
+# Rows that share their key with another row (NULLs count as equal, so a NULL key also fails).
+_TEST_UNIQUE = """
+SELECT coalesce(sum(n), 0)::bigint
+FROM (SELECT count(*) AS n FROM {relation} GROUP BY {columns} HAVING count(*) > 1) AS duplicates
+"""
+
+
+def relation(qualified: str) -> sql.Identifier:
+    """``schema.name`` as a quoted identifier."""
+    schema, name = qualified.split(".")
+    return sql.Identifier(schema, name)
 
 
 @dataclass(frozen=True)
@@ -42,20 +64,20 @@ def render_test(model: Model, test: TestSpec) -> RenderedTest:
     column = sql.Identifier(test.columns[0]) if test.columns else None
     params: tuple = ()
     if test.kind == "not_null":
-        query = load_sql("test_not_null").format(relation=rel, column=column)
+        query = sql.SQL(_TEST_NOT_NULL).format(relation=rel, column=column)
     elif test.kind == "unique":
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in test.columns)
-        query = load_sql("test_unique").format(relation=rel, columns=cols)
+        query = sql.SQL(_TEST_UNIQUE).format(relation=rel, columns=cols)
     elif test.kind == "accepted_values":
-        query = load_sql("test_accepted_values").format(relation=rel, column=column)
+        query = sql.SQL(_TEST_ACCEPTED_VALUES).format(relation=rel, column=column)
         params = (list(test.values),)
     elif test.kind == "relationships":
-        query = load_sql("test_relationships").format(
+        query = _SQL("test_relationships").format(
             relation=rel, column=column, parent=relation(test.to or ""), field=sql.Identifier(test.field or "")
         )
     elif test.kind == "expression":
         # The expression comes from a reviewed .yml of the project and was parsed at load time.
-        query = load_sql("test_expression").format(relation=rel, expression=sql.SQL(test.sql or ""))  # type: ignore[arg-type]
+        query = sql.SQL(_TEST_EXPRESSION).format(relation=rel, expression=sql.SQL(test.sql or ""))  # type: ignore[arg-type]
     else:  # pragma: no cover - spec.py refuses unknown kinds
         raise ValueError(f"{model.spec.yml_path}: unknown test kind {test.kind!r}")
     return RenderedTest(model=model.name, test=test, query=query, params=params)

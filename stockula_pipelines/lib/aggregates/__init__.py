@@ -7,8 +7,8 @@ refreshes them:
 
 * full edition: ``refresh_continuous_aggregate`` per window, on an autocommit connection;
 * Apache edition: in one transaction, delete the rollup rows of each window and insert the rows of
-  the continuous aggregate's own SELECT (``defs/aggregates/sql/select_<name>.sql``) restricted to the
-  window's source rows.
+  the continuous aggregate's own SELECT (``sql/select_<name>.sql`` here) restricted to the window's
+  source rows, with the exchange's time zone bound as a parameter.
 
 Windows are bucket-aligned, so "source rows with time in the window" and "buckets in the window" are
 the same rows and a refresh never leaves a bucket half computed. Pure code: no Dagster.
@@ -18,19 +18,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
 
+from stockula_pipelines.lib.calendar import exchange_tz
 from stockula_pipelines.lib.db.capabilities import Capabilities, detect
 from stockula_pipelines.lib.db.refresh_log import pending_loads, record_refresh
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
+from stockula_pipelines.settings import get_settings
 
-# The SELECTs must stay byte-for-byte those of sql/0008_aggregates.tsl.sql, so they live once, beside
-# the assets that own the aggregates; this module only reads the files.
-SQL_DIR = Path(__file__).resolve().parents[1] / "defs" / "aggregates" / "sql"
-EXCHANGE_TZ = ZoneInfo("America/New_York")
+# The SELECTs are those of sql/0008_aggregates.tsl.sql with the time zone (and the weekly origin)
+# bound as parameters; tests/tsl/test_select_parity.py keeps the two from drifting apart.
+_SQL = SqlFiles(__file__)
+# The continuous aggregates of the full edition were created in this zone by migration 0008: another
+# exchange's zone needs a migration that recreates them, so a refresh refuses the mismatch.
+MIGRATED_CAGG_TZ = "America/New_York"
+WEEK_ORIGIN = date(2000, 1, 3)  # a Monday: weekly buckets start on Mondays at local midnight
 SCHEMA = "aggregates"
 METHOD_CAGG = "continuous_aggregate"
 METHOD_ROLLUP = "rollup"
@@ -57,7 +62,7 @@ class Aggregate:
         return sql.Identifier(SCHEMA, self.name)
 
     def select_text(self) -> str:
-        return load_sql(f"select_{self.name}")
+        return _SQL.text(f"select_{self.name}")
 
 
 AGGREGATES: dict[str, Aggregate] = {
@@ -86,10 +91,6 @@ class RefreshResult:
     last_ingest_id: int | None = None  # the new watermark; None when there was nothing to do
 
 
-def load_sql(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-
-
 def get_aggregate(name: str) -> Aggregate:
     try:
         return AGGREGATES[name]
@@ -98,48 +99,56 @@ def get_aggregate(name: str) -> Aggregate:
 
 
 # --- bucket arithmetic ---------------------------------------------------------------------------
-def _local_midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=EXCHANGE_TZ)
+def bucket_zone() -> ZoneInfo:
+    """The exchange's time zone (``STOCKULA_EXCHANGE``): days, weeks and months are buckets in it."""
+    return exchange_tz(get_settings().exchange)
 
 
-def bucket_floor(ts: datetime, grain: str) -> datetime:
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def bucket_floor(ts: datetime, grain: str, tz: ZoneInfo | None = None) -> datetime:
     """Start of the bucket holding ``ts``: what time_bucket() computes in the aggregate's SELECT."""
     if ts.tzinfo is None:
         raise ValueError(f"naive timestamp {ts.isoformat()}: aggregate windows must be timezone-aware")
     if grain == "hour":
         return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    day = ts.astimezone(EXCHANGE_TZ).date()
+    tz = tz or bucket_zone()
+    day = ts.astimezone(tz).date()
     if grain == "day":
-        return _local_midnight(day)
+        return _local_midnight(day, tz)
     if grain == "week":
-        return _local_midnight(day - timedelta(days=day.weekday()))
+        return _local_midnight(day - timedelta(days=day.weekday()), tz)
     if grain == "month":
-        return _local_midnight(day.replace(day=1))
+        return _local_midnight(day.replace(day=1), tz)
     raise ValueError(f"unknown grain {grain!r}")
 
 
-def next_bucket(start: datetime, grain: str) -> datetime:
+def next_bucket(start: datetime, grain: str, tz: ZoneInfo | None = None) -> datetime:
     """The bucket after the one starting at ``start`` (a bucket start); DST-safe: steps in local dates."""
     if grain == "hour":
         return start + timedelta(hours=1)
-    day = start.astimezone(EXCHANGE_TZ).date()
+    tz = tz or bucket_zone()
+    day = start.astimezone(tz).date()
     if grain == "day":
-        return _local_midnight(day + timedelta(days=1))
+        return _local_midnight(day + timedelta(days=1), tz)
     if grain == "week":
-        return _local_midnight(day + timedelta(days=7))
+        return _local_midnight(day + timedelta(days=7), tz)
     if grain == "month":
-        return _local_midnight(date(day.year + day.month // 12, day.month % 12 + 1, 1))
+        return _local_midnight(date(day.year + day.month // 12, day.month % 12 + 1, 1), tz)
     raise ValueError(f"unknown grain {grain!r}")
 
 
-def widen(window: Window, grain: str) -> Window:
+def widen(window: Window, grain: str, tz: ZoneInfo | None = None) -> Window:
     """The smallest run of whole buckets covering the half-open ``window``."""
     start, end = window
     if end <= start:
         raise ValueError(f"empty window [{start.isoformat()}, {end.isoformat()})")
-    first = bucket_floor(start, grain)
-    last = bucket_floor(end, grain)
-    return first, (last if last == end else next_bucket(last, grain))
+    tz = tz or bucket_zone()
+    first = bucket_floor(start, grain, tz)
+    last = bucket_floor(end, grain, tz)
+    return first, (last if last == end else next_bucket(last, grain, tz))
 
 
 def merge(windows: list[Window]) -> list[Window]:
@@ -166,12 +175,26 @@ class RefreshPlan:
 def plan_refresh(conn: psycopg.Connection, agg: Aggregate) -> RefreshPlan:
     """The bucket-aligned windows of the loads ``agg`` has not processed yet."""
     rows = pending_loads(conn, agg.target, [agg.source_table], agg.intervals)
-    windows = merge([widen((r["window_start"], r["window_end"]), agg.grain) for r in rows])
+    tz = bucket_zone()
+    windows = merge([widen((r["window_start"], r["window_end"]), agg.grain, tz) for r in rows])
     ids = [r["ingest_id"] for r in rows]
     return RefreshPlan(agg, windows, len(rows), max(ids, default=None), ids)
 
 
 # --- refreshing ----------------------------------------------------------------------------------
+_DELETE_ROLLUP_WINDOW = "DELETE FROM {target} WHERE bucket >= %(start)s AND bucket < %(end)s"
+_INSERT_ROLLUP_WINDOW = "INSERT INTO {target} ({columns}) "
+# Qualified: TimescaleDB's functions live in public, which the login roles' search_path leaves out.
+_REFRESH_CONTINUOUS_AGGREGATE = (
+    "CALL public.refresh_continuous_aggregate(%(cagg)s::regclass, %(start)s::timestamptz, %(end)s::timestamptz)")
+_COUNT_WINDOW_ROWS = "SELECT count(*) FROM {target} WHERE bucket >= %(start)s AND bucket < %(end)s"
+# Two rollups of one target at once would both delete, then collide on the primary key when inserting.
+_LOCK_TARGET = "SELECT pg_advisory_xact_lock(hashtextextended(%(target)s, 0))"
+# Parse the aggregate SELECTs as the migration parsed the continuous aggregates: TimescaleDB's
+# time_bucket/first/last live in public, which the login roles' search_path may leave out.
+_SET_SEARCH_PATH = "SELECT set_config('search_path', 'public', true)"
+
+
 def windowed_select(agg: Aggregate) -> sql.Composed:
     """The aggregate's SELECT with ``time >= %(start)s AND time < %(end)s`` added to its WHERE.
 
@@ -190,9 +213,11 @@ def windowed_select(agg: Aggregate) -> sql.Composed:
 
 def rollup_window(conn: psycopg.Connection, agg: Aggregate, window: Window) -> int:
     """Recompute one bucket-aligned window of an Apache-edition rollup table (caller's transaction)."""
-    params = {"start": window[0], "end": window[1]}
-    conn.execute(sql.SQL(load_sql("delete_rollup_window")).format(target=agg.identifier), params)
-    insert = sql.SQL(load_sql("insert_rollup_window")).format(
+    tz = bucket_zone()
+    params = {"start": window[0], "end": window[1], "tz": str(tz),
+              "week_origin": _local_midnight(WEEK_ORIGIN, tz)}
+    conn.execute(sql.SQL(_DELETE_ROLLUP_WINDOW).format(target=agg.identifier), params)
+    insert = sql.SQL(_INSERT_ROLLUP_WINDOW).format(
         target=agg.identifier, columns=sql.SQL(", ").join(map(sql.Identifier, agg.columns)))
     cur = conn.execute(sql.Composed([insert, windowed_select(agg)]), params)
     return max(cur.rowcount, 0)
@@ -201,8 +226,8 @@ def rollup_window(conn: psycopg.Connection, agg: Aggregate, window: Window) -> i
 def refresh_cagg_window(conn: psycopg.Connection, agg: Aggregate, window: Window) -> int:
     """refresh_continuous_aggregate over one window (autocommit connection); returns its row count."""
     params = {"cagg": agg.target, "start": window[0], "end": window[1]}
-    conn.execute(load_sql("refresh_continuous_aggregate"), params)
-    row = conn.execute(sql.SQL(load_sql("count_window_rows")).format(target=agg.identifier), params).fetchone()
+    conn.execute(_REFRESH_CONTINUOUS_AGGREGATE, params)
+    row = conn.execute(sql.SQL(_COUNT_WINDOW_ROWS).format(target=agg.identifier), params).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -231,6 +256,11 @@ def _refresh_cagg(conn: psycopg.Connection, agg: Aggregate, run_id: str | None) 
     if not conn.autocommit:
         raise ValueError(f"{agg.target}: refresh_continuous_aggregate cannot run in a transaction; "
                          "pass an autocommit connection")
+    zone = str(bucket_zone())
+    if zone != MIGRATED_CAGG_TZ:
+        raise ValueError(f"{agg.target}: the continuous aggregates bucket in {MIGRATED_CAGG_TZ} (migration 0008) "
+                         f"but STOCKULA_EXCHANGE={get_settings().exchange} trades in {zone}; add a migration "
+                         "that recreates them in that zone")
     plan = plan_refresh(conn, agg)
     result = RefreshResult(agg.name, METHOD_CAGG, plan.windows, loads=plan.loads,
                            last_ingest_id=plan.last_ingest_id)
@@ -245,8 +275,8 @@ def _refresh_cagg(conn: psycopg.Connection, agg: Aggregate, run_id: str | None) 
 
 def _refresh_rollup(conn: psycopg.Connection, agg: Aggregate, run_id: str | None) -> RefreshResult:
     with conn.transaction():
-        conn.execute(load_sql("lock_target"), {"target": agg.target})
-        conn.execute(load_sql("set_search_path"))
+        conn.execute(_LOCK_TARGET, {"target": agg.target})
+        conn.execute(_SET_SEARCH_PATH)
         plan = plan_refresh(conn, agg)  # after the lock: a concurrent run's covered loads are visible
         result = RefreshResult(agg.name, METHOD_ROLLUP, plan.windows, loads=plan.loads,
                                last_ingest_id=plan.last_ingest_id)

@@ -1,4 +1,4 @@
-SELECT time_bucket(INTERVAL '1 day', time, 'America/New_York') AS bucket,
+SELECT time_bucket(INTERVAL '7 days', time, %(tz)s::text, %(week_origin)s::timestamptz) AS bucket,
        symbol,
        first(open_price, time) AS open_price,
        max(high_price)         AS high_price,
@@ -8,5 +8,5 @@ SELECT time_bucket(INTERVAL '1 day', time, 'America/New_York') AS bucket,
        sum(trading_value)      AS trading_value,
        count(*)                AS bar_count
 FROM market.price_history
-WHERE interval = '5m'
+WHERE interval = '1d'
 GROUP BY 1, 2

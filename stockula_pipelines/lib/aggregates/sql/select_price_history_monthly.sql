@@ -1,4 +1,4 @@
-SELECT time_bucket(INTERVAL '7 days', time, 'America/New_York', TIMESTAMPTZ '2000-01-03 00:00:00-05') AS bucket,
+SELECT time_bucket(INTERVAL '1 month', time, %(tz)s::text) AS bucket,
        symbol,
        first(open_price, time) AS open_price,
        max(high_price)         AS high_price,

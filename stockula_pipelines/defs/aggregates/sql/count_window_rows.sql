@@ -1,1 +1,0 @@
-SELECT count(*) FROM {target} WHERE bucket >= %(start)s AND bucket < %(end)s

@@ -1,1 +1,0 @@
-DELETE FROM {target} WHERE bucket >= %(start)s AND bucket < %(end)s

@@ -1,1 +1,0 @@
-INSERT INTO {target} ({columns})

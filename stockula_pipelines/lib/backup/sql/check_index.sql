@@ -1,1 +1,0 @@
-SELECT bt_index_check(%s::regclass, true)

@@ -1,1 +1,0 @@
-SELECT pg_create_restore_point(%s)::text

@@ -1,1 +1,0 @@
-SELECT pg_export_snapshot()

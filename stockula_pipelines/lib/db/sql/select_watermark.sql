@@ -1,1 +1,0 @@
-SELECT coalesce(max(last_ingest_id), 0) FROM ops.refresh_log WHERE target = %(target)s

@@ -1,1 +1,0 @@
-SELECT drop_chunks(%(hypertable)s::regclass, older_than => %(older_than)s::interval)::text

@@ -1,1 +1,0 @@
-SELECT pg_advisory_unlock(hashtextextended('stockula-maintenance', 0))

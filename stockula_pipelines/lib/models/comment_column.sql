@@ -1,1 +1,0 @@
-COMMENT ON COLUMN {column} IS {comment}

@@ -1,1 +1,0 @@
-COMMENT ON TABLE {relation} IS {comment}

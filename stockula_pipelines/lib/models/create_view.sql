@@ -1,2 +1,0 @@
-CREATE OR REPLACE VIEW {relation} AS
-{body}

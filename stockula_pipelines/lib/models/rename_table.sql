@@ -1,1 +1,0 @@
-ALTER TABLE {relation} RENAME TO {new_name}

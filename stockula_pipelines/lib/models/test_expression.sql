@@ -1,2 +1,0 @@
--- As in a CHECK constraint, a row whose expression is NULL passes.
-SELECT count(*) FROM {relation} WHERE NOT ({expression})
