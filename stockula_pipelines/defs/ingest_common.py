@@ -23,7 +23,7 @@ import dagster as dg
 import polars as pl
 
 from stockula_pipelines.defs.load_plots import column_schema, plots
-from stockula_pipelines.lib.ingest.loader import LoadResult
+from stockula_pipelines.lib.ingest.loader import LoadResult, load_window
 from stockula_pipelines.lib.sources import MarketDataSource, SourceError
 from stockula_pipelines.lib.sources.fetch import Fetched, fetch_by_symbol
 from stockula_pipelines.lib.validation.ingest import RULES, validate
@@ -191,11 +191,12 @@ def load_fetched(
                           source=source)
     known = known if known is not None else known_symbols(timescale)
     checked = validate(table, fetched.frame, window=window, known_symbols=known)
-    load = timescale.load_window(
-        table, checked.valid, window=window, symbols=fetched.replace, interval=interval,
-        rejected=checked.rejected, source=source, run_id=context.run.run_id,
-        partition_key=partition_key or _partition_label(context), skipped=fetched.skipped,
-    )
+    with timescale.connection() as conn:
+        load = load_window(
+            conn, table, checked.valid, window=window, symbols=fetched.replace, interval=interval,
+            rejected=checked.rejected, source=source, run_id=context.run.run_id,
+            partition_key=partition_key or _partition_label(context), skipped=fetched.skipped,
+        )
     if len(checked.rejected):
         rules = ", ".join(f"{rule}={checked.counts[rule]}" for rule in RULES if checked.counts.get(rule))
         context.log.warning(f"{table}: {len(checked.rejected)} row(s) quarantined ({rules}); the stored rows "

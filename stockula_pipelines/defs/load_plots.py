@@ -7,15 +7,14 @@ the database (``information_schema``), so it is the table's truth, not the frame
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 import polars as pl
 from psycopg import sql
 
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.lib.sparkline import MAX_POINTS, markdown_table
 
-SQL = Path(__file__).with_name("sql")
+_SQL = SqlFiles(__file__)
 MAX_SYMBOLS = 12
 MAX_EXPIRIES = 8
 
@@ -50,7 +49,7 @@ def smile_plot(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
 
 def aggregate_plot(conn, identifier: sql.Identifier) -> dict[str, dg.MetadataValue]:
     """The latest buckets' closes and volume per symbol of an OHLCV aggregate."""
-    query = sql.SQL((SQL / "select_recent_bars.sql").read_text()).format(target=identifier)
+    query = _SQL("select_recent_bars").format(target=identifier)
     rows = conn.execute(query, {"buckets": MAX_POINTS}).fetchall()
     frame = pl.DataFrame(rows, schema=["symbol", "time", "close_price", "volume"], orient="row")
     return bars_plot(frame)
@@ -72,7 +71,7 @@ _TYPES = {"double precision": "float", "bigint": "int", "integer": "int", "small
 
 def column_schema(conn, schema: str, table: str) -> dg.TableSchema:
     """The table's columns as Dagster shows them (name, type, nullability, the column comment)."""
-    rows = conn.execute((SQL / "select_table_columns.sql").read_text(), (schema, table)).fetchall()
+    rows = conn.execute(_SQL("select_table_columns"), (schema, table)).fetchall()
     return dg.TableSchema(columns=[
         dg.TableColumn(name, _TYPES.get(kind, kind), description=comment,
                        constraints=dg.TableColumnConstraints(nullable=nullable))

@@ -1,4 +1,6 @@
-"""Dagster resource for the TimescaleDB database: a connection pool plus the loader (``lib/ingest``).
+"""Dagster resource for the TimescaleDB database: pooled connections as the writer, and the server's
+capabilities. It hands out connections; what runs on them (the loader, the refreshes, the checks)
+lives in ``lib/`` and takes a connection, so nothing here mirrors their signatures.
 
 Nothing connects or reads settings until first use, so building Definitions needs no database.
 Connections never prepare statements server-side (``prepare_threshold=None``): behind PgBouncer in
@@ -8,19 +10,15 @@ automatic preparation would then fail with "prepared statement does not exist".
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 
-import polars as pl
 import psycopg
 from dagster import ConfigurableResource, InitResourceContext
 from psycopg_pool import ConnectionPool
 from pydantic import Field, PrivateAttr
 
 from stockula_pipelines.lib.db.capabilities import Capabilities, detect
-from stockula_pipelines.lib.ingest import LoadResult, load_window, upsert
-from stockula_pipelines.lib.ingest.copy import BatchHook
 from stockula_pipelines.settings import Role, get_settings
 
 _CONNECT_KWARGS = {"prepare_threshold": None}
@@ -83,50 +81,6 @@ class TimescaleResource(ConfigurableResource):
             with self.connection() as conn:
                 self._capabilities = detect(conn)
         return self._capabilities
-
-    # --- loading ---------------------------------------------------------------------------------
-    def load_window(
-        self,
-        table: str,
-        frame: pl.DataFrame,
-        *,
-        window: tuple[datetime, datetime],
-        symbols: Sequence[str],
-        source: str,
-        interval: str | None = None,
-        rejected: pl.DataFrame | None = None,
-        run_id: str | None = None,
-        partition_key: str | None = None,
-        batch_rows: int = 250_000,
-        on_batch: BatchHook | None = None,
-        skipped: Sequence[str] = (),
-    ) -> LoadResult:
-        """See :func:`stockula_pipelines.lib.ingest.load_window`; commits before returning."""
-        with self.connection() as conn:
-            return load_window(
-                conn, table, frame, window=window, symbols=symbols, source=source, interval=interval,
-                rejected=rejected, run_id=run_id, partition_key=partition_key, batch_rows=batch_rows,
-                on_batch=on_batch, skipped=skipped,
-            )
-
-    def upsert(
-        self,
-        table: str,
-        frame: pl.DataFrame,
-        *,
-        source: str,
-        window: tuple[datetime, datetime] | None = None,
-        rejected: pl.DataFrame | None = None,
-        run_id: str | None = None,
-        partition_key: str | None = None,
-        batch_rows: int = 250_000,
-    ) -> LoadResult:
-        """See :func:`stockula_pipelines.lib.ingest.upsert`; commits before returning."""
-        with self.connection() as conn:
-            return upsert(
-                conn, table, frame, source=source, window=window, rejected=rejected, run_id=run_id,
-                partition_key=partition_key, batch_rows=batch_rows,
-            )
 
     # --- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:

@@ -336,13 +336,15 @@ def test_timescale_resource(db):
     with build_resources({"timescale": TimescaleResource(dsn=db.dsn(), pool_min_size=1, pool_max_size=2)}) as res:
         resource: TimescaleResource = res.timescale
         assert resource.capabilities().edition in ("apache", "tsl")
-        result = resource.load_window("price_history", frame, window=WINDOW, symbols=["AAA"], source="test")
+        with resource.connection() as conn:
+            result = load_window(conn, "price_history", frame, window=WINDOW, symbols=["AAA"], source="test")
         assert result.rows_loaded == 5
         with resource.connection() as conn:
             assert_frame_equal(read_table(conn, "price_history"), frame)
         with resource.autocommit_connection() as conn:
             conn.execute("VACUUM market.price_history")  # refuses to run inside a transaction block
-        assert resource.upsert("price_history", frame, source="test").rows_unchanged == 5
+        with resource.connection() as conn:
+            assert upsert(conn, "price_history", frame, source="test").rows_unchanged == 5
         pool = resource._pool
         assert pool is not None and not pool.closed
     assert pool.closed  # teardown_after_execution closed it

@@ -13,6 +13,7 @@ from stockula_pipelines.defs.ingest_common import (
     run_window,
 )
 from stockula_pipelines.defs.load_plots import column_schema
+from stockula_pipelines.lib.ingest import upsert
 from stockula_pipelines.partitions import daily_partitions, intraday_partitions
 from stockula_pipelines.resources.market_data import MarketDataResource
 from stockula_pipelines.resources.timescale import TimescaleResource
@@ -30,8 +31,8 @@ def stocks(context: dg.AssetExecutionContext, market_data: MarketDataResource,
     """
     source = market_data.get_source()
     frame = source.stocks(run_symbols(market_data, source))
-    result = timescale.upsert("stocks", frame, source=source.name, run_id=context.run.run_id)
     with timescale.connection() as conn:
+        result = upsert(conn, "stocks", frame, source=source.name, run_id=context.run.run_id)
         columns = column_schema(conn, "market", "stocks")
     return dg.MaterializeResult(
         metadata={

@@ -9,19 +9,17 @@ not retried: no source keeps their history, so a later fetch would be refused an
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 
 from stockula_pipelines.automation import default_sensor_status
 from stockula_pipelines.defs.corporate_actions.schedules import corporate_actions_job
 from stockula_pipelines.defs.market_data.schedules import daily_bars_job, intraday_job
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.resources.timescale import TimescaleResource
 
 MAX_ATTEMPTS = 3
 LOOKBACK_DAYS = 7
-_SQL = (Path(__file__).parent / "sql" / "select_loads_to_retry.sql").read_text(encoding="utf-8")
-
+_SQL = SqlFiles(__file__)
 
 
 def _job(table: str, interval: str | None) -> dg.UnresolvedAssetJobDefinition:
@@ -40,7 +38,7 @@ def _job(table: str, interval: str | None) -> dg.UnresolvedAssetJobDefinition:
 )
 def retry_skipped_symbols_sensor(context: dg.SensorEvaluationContext, timescale: TimescaleResource):
     with timescale.connection() as conn:
-        rows = conn.execute(_SQL, {"tables": ["price_history", "dividends", "splits"],
+        rows = conn.execute(_SQL("select_loads_to_retry"), {"tables": ["price_history", "dividends", "splits"],
                                    "lookback_days": LOOKBACK_DAYS}).fetchall()
     requested: set[tuple] = set()
     for ingest_id, table, interval, partition_key, skipped, attempts in rows:

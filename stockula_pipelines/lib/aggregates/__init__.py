@@ -27,6 +27,7 @@ from stockula_pipelines.lib.calendar import exchange_tz
 from stockula_pipelines.lib.db.capabilities import Capabilities, detect
 from stockula_pipelines.lib.db.refresh_log import pending_loads, record_refresh
 from stockula_pipelines.lib.db.sqlfiles import SqlFiles
+from stockula_pipelines.lib.windows import Window, utc_window
 from stockula_pipelines.settings import get_settings
 
 # The SELECTs are those of sql/0008_aggregates.tsl.sql with the time zone (and the weekly origin)
@@ -45,6 +46,11 @@ _PRICE_COLUMNS = ("bucket", "symbol", "open_price", "high_price", "low_price", "
 _OPTIONS_COLUMNS = ("bucket", "symbol", "total_volume", "total_open_interest", "contracts")
 
 
+_DAY = "time_bucket(INTERVAL '1 day', time, %(tz)s::text)"
+_WEEK = "time_bucket(INTERVAL '7 days', time, %(tz)s::text, %(week_origin)s::timestamptz)"
+_MONTH = "time_bucket(INTERVAL '1 month', time, %(tz)s::text)"
+
+
 @dataclass(frozen=True)
 class Aggregate:
     name: str
@@ -52,6 +58,8 @@ class Aggregate:
     intervals: tuple[str, ...] | None  # bar intervals whose loads feed it; None = every load
     grain: str  # 'hour' (UTC) | 'day' | 'week' (from Monday) | 'month', the last three in exchange time
     columns: tuple[str, ...]
+    select: str  # the sql/ file of its SELECT
+    bucket: str = ""  # the time_bucket() call that file's {bucket} stands for
 
     @property
     def target(self) -> str:
@@ -62,23 +70,27 @@ class Aggregate:
         return sql.Identifier(SCHEMA, self.name)
 
     def select_text(self) -> str:
-        return _SQL.text(f"select_{self.name}")
+        """The SELECT of the continuous aggregate, with the zone and source interval as parameters."""
+        text = "\n".join(line for line in _SQL.text(self.select).splitlines() if not line.startswith("--"))
+        template = sql.SQL(text)  # type: ignore[arg-type]
+        return template.format(bucket=sql.SQL(self.bucket),  # type: ignore[arg-type]
+                               source=sql.Identifier("market", self.source_table)).as_string(None)
 
 
 AGGREGATES: dict[str, Aggregate] = {
     a.name: a
     for a in (
-        Aggregate("price_history_daily", "price_history", ("5m",), "day", _PRICE_COLUMNS),
-        Aggregate("price_history_weekly", "price_history", ("1d",), "week", _PRICE_COLUMNS),
-        Aggregate("price_history_monthly", "price_history", ("1d",), "month", _PRICE_COLUMNS),
+        Aggregate("price_history_daily", "price_history", ("5m",), "day", _PRICE_COLUMNS, "select_ohlcv", _DAY),
+        Aggregate("price_history_weekly", "price_history", ("1d",), "week", _PRICE_COLUMNS, "select_ohlcv", _WEEK),
+        Aggregate("price_history_monthly", "price_history", ("1d",), "month", _PRICE_COLUMNS, "select_ohlcv", _MONTH),
         Aggregate("market_volume_hourly", "price_history", ("5m",), "hour",
-                  ("bucket", "total_volume", "total_trading_value", "bar_count")),
-        Aggregate("options_calls_volume_daily", "options_calls", None, "day", _OPTIONS_COLUMNS),
-        Aggregate("options_puts_volume_daily", "options_puts", None, "day", _OPTIONS_COLUMNS),
+                  ("bucket", "total_volume", "total_trading_value", "bar_count"), "select_market_volume_hourly"),
+        Aggregate("options_calls_volume_daily", "options_calls", None, "day", _OPTIONS_COLUMNS,
+                  "select_options_volume", _DAY),
+        Aggregate("options_puts_volume_daily", "options_puts", None, "day", _OPTIONS_COLUMNS,
+                  "select_options_volume", _DAY),
     )
 }
-
-Window = tuple[datetime, datetime]
 
 
 @dataclass
@@ -142,9 +154,7 @@ def next_bucket(start: datetime, grain: str, tz: ZoneInfo | None = None) -> date
 
 def widen(window: Window, grain: str, tz: ZoneInfo | None = None) -> Window:
     """The smallest run of whole buckets covering the half-open ``window``."""
-    start, end = window
-    if end <= start:
-        raise ValueError(f"empty window [{start.isoformat()}, {end.isoformat()})")
+    start, end = utc_window(window, what=f"{grain} buckets")
     tz = tz or bucket_zone()
     first = bucket_floor(start, grain, tz)
     last = bucket_floor(end, grain, tz)
@@ -204,7 +214,7 @@ def windowed_select(agg: Aggregate) -> sql.Composed:
     text = agg.select_text().rstrip().rstrip(";")
     head, group_by, tail = text.rpartition("GROUP BY")
     if not group_by:
-        raise ValueError(f"select_{agg.name}.sql: no GROUP BY to insert the window predicate before")
+        raise ValueError(f"{agg.select}.sql: no GROUP BY to insert the window predicate before")
     has_where = "WHERE" in head.upper().split("FROM", 1)[-1]
     predicate = "  AND time >= %(start)s AND time < %(end)s\n" if has_where else \
         "WHERE time >= %(start)s AND time < %(end)s\n"
@@ -215,7 +225,8 @@ def rollup_window(conn: psycopg.Connection, agg: Aggregate, window: Window) -> i
     """Recompute one bucket-aligned window of an Apache-edition rollup table (caller's transaction)."""
     tz = bucket_zone()
     params = {"start": window[0], "end": window[1], "tz": str(tz),
-              "week_origin": _local_midnight(WEEK_ORIGIN, tz)}
+              "week_origin": _local_midnight(WEEK_ORIGIN, tz),
+              "source_interval": agg.intervals[0] if agg.intervals else None}
     conn.execute(sql.SQL(_DELETE_ROLLUP_WINDOW).format(target=agg.identifier), params)
     insert = sql.SQL(_INSERT_ROLLUP_WINDOW).format(
         target=agg.identifier, columns=sql.SQL(", ").join(map(sql.Identifier, agg.columns)))

@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from stockula_pipelines.lib.db.capabilities import Capabilities, detect
+from stockula_pipelines.lib.db.sqlfiles import read_sql_file
 
 _NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+?)(?:\.(?P<edition>tsl|apache))?\.sql$")
 # Any 64-bit constant works; this one is "stockula" in ASCII.
@@ -53,7 +54,7 @@ class Migration:
 
     @property
     def text(self) -> str:
-        return self.path.read_text(encoding="utf-8")
+        return read_sql_file(self.path)
 
 
 @dataclass

@@ -8,7 +8,9 @@ once, from its own ``__file__``::
     conn.execute(_SQL("select_previous_bars"), params)
 
 ``{placeholders}`` in a file take identifiers through ``.format()``; values are always bound
-parameters (``%(name)s``), never formatted in.
+parameters (``%(name)s``), never formatted in. The migrations (``sql/`` at the top of the project)
+and the curated models (``dbt_like_models/``) are SQL files too, found by their own runners but read
+here, by :func:`read_sql_file`.
 """
 
 from __future__ import annotations
@@ -19,9 +21,14 @@ from pathlib import Path
 from psycopg import sql
 
 
+def read_sql_file(path: Path) -> str:
+    """The text of one SQL file, exactly as stored (migrations checksum it)."""
+    return path.read_text(encoding="utf-8")
+
+
 @cache
 def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8").strip()
+    return read_sql_file(path).strip()
 
 
 class SqlFiles:

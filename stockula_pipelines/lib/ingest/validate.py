@@ -8,6 +8,7 @@ from datetime import datetime
 import polars as pl
 
 from stockula_pipelines.lib import schemas
+from stockula_pipelines.lib.windows import WindowError, utc_window
 
 
 class IngestError(ValueError):
@@ -24,18 +25,9 @@ def table_spec(table: str) -> tuple[dict[str, pl.DataType], tuple[str, ...]]:
 
 def check_window(table: str, window: tuple[datetime, datetime]) -> tuple[datetime, datetime]:
     try:
-        start, end = window
-    except (TypeError, ValueError):
-        raise IngestError(f"{table}: window must be a (start, end) pair, got {window!r}") from None
-    for name, value in (("start", start), ("end", end)):
-        if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-            raise IngestError(
-                f"{table}: window {name} {value!r} must be a time-zone-aware datetime (rule: aware_window)"
-            )
-    if not start < end:
-        raise IngestError(f"{table}: window start {start.isoformat()} is not before end {end.isoformat()} "
-                          "(rule: window_order)")
-    return start, end
+        return utc_window(window, what=table)
+    except WindowError as exc:
+        raise IngestError(str(exc)) from None
 
 
 def check_symbols(table: str, symbols: Sequence[str]) -> list[str]:

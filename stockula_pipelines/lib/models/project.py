@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
+from stockula_pipelines.lib.db.sqlfiles import read_sql_file
 from stockula_pipelines.lib.models.errors import ModelConfigError, ModelCycleError, ModelSqlError
 from stockula_pipelines.lib.models.parse import ParsedSql, check_expression, parse_model_sql
 from stockula_pipelines.lib.models.spec import ModelSpec, parse_model_yml
@@ -61,7 +62,7 @@ def load_model(sql_path: Path) -> Model:
     if not yml_path.exists():
         raise ModelConfigError(f"{sql_path}: no {yml_path.name} beside it (every model documents its grain and tests)")
     spec = parse_model_yml(yml_path)
-    sql_text = sql_path.read_text(encoding="utf-8").strip().rstrip(";").strip()
+    sql_text = read_sql_file(sql_path).strip().rstrip(";").strip()
     parsed = parse_model_sql(sql_text, sql_path)
     for test in spec.all_tests:
         if test.kind == "expression":

@@ -22,6 +22,8 @@ from typing import Protocol, runtime_checkable
 
 import polars as pl
 
+from stockula_pipelines.lib.windows import WindowError, utc_window
+
 DEFAULT_EXCHANGE_TZ = "America/New_York"
 
 
@@ -67,13 +69,11 @@ def confirms_empty(source: object, kind: str, symbol: str, start: datetime, end:
 
 
 def require_utc_window(start: datetime, end: datetime, *, source: str) -> None:
-    """Reject naive or inverted windows early: a naive bound silently shifts a whole day of bars."""
-    for label, value in (("start", start), ("end", end)):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise SourceError(f"window {label} {value.isoformat()} is naive; pass a tz-aware UTC datetime",
-                              source=source)
-    if end <= start:
-        raise SourceError(f"empty window [{start.isoformat()}, {end.isoformat()})", source=source)
+    """Reject naive or inverted windows early (:func:`~stockula_pipelines.lib.windows.utc_window`)."""
+    try:
+        utc_window((start, end), what=f"source {source}")
+    except WindowError as exc:
+        raise SourceError(str(exc), source=source) from None
 
 
 def in_window(frame: pl.DataFrame, start: datetime, end: datetime, column: str = "time") -> pl.DataFrame:

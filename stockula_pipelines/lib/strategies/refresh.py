@@ -20,26 +20,32 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import polars as pl
 import psycopg
 from psycopg import sql
 
 from stockula_pipelines.lib.db.refresh_log import lock_target, pending_loads, record_refresh
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.lib.ingest.copy import copy_frame
 from stockula_pipelines.lib.metrics.prices import TARGET as PRICE_METRICS_TARGET
 from stockula_pipelines.lib.metrics.prices import plan_price_loads
 from stockula_pipelines.lib.quant.backtest import backtest_frame
 from stockula_pipelines.lib.strategies.catalogue import Strategy
 
+_SQL = SqlFiles(__file__)
+
 TARGET = "strategy_performance"
 SOURCE_TABLES = ("price_history", "dividends", "splits")
-_SQL = Path(__file__).parent / "sql"
+# (strategy version, symbol) pairs that already have rows: the others need their whole history.
+_SELECT_BACKTESTED_PAIRS = "SELECT DISTINCT strategy_id, symbol FROM analytics.strategy_performance WHERE strategy_id = ANY(%(ids)s::bigint[])"
 
+# Which of these loads another target (price_metrics) has processed: only those are safe to read.
+_SELECT_COVERED_LOADS = "SELECT ingest_id FROM ops.refresh_covered WHERE target = %(target)s AND ingest_id = ANY(%(ids)s::bigint[])"
 
-def _sql(name: str) -> str:
-    return (_SQL / f"{name}.sql").read_text(encoding="utf-8")
+_SELECT_STOCK_SECTORS = "SELECT symbol, sector FROM market.stocks ORDER BY symbol"
+
+_SELECT_STRATEGY_ID = "SELECT strategy_id FROM analytics.strategies WHERE name = %(name)s AND version = %(version)s"
 
 
 @dataclass
@@ -63,9 +69,9 @@ def sync_strategies(conn: psycopg.Connection, strategies: Sequence[Strategy]) ->
                   "parameters": json.dumps(dict(s.parameters), sort_keys=True),
                   "universe": json.dumps(dict(s.universe), sort_keys=True),
                   "commission_bps": s.commission_bps, "slippage_bps": s.slippage_bps}
-        row = conn.execute(_sql("upsert_strategy"), params).fetchone()
+        row = conn.execute(_SQL.text("upsert_strategy"), params).fetchone()
         if row is None:  # unchanged: the conditional upsert returned nothing
-            row = conn.execute(_sql("select_strategy_id"), params).fetchone()
+            row = conn.execute(_SELECT_STRATEGY_ID, params).fetchone()
         ids[f"{s.name}@{s.version}"] = int(row[0])  # type: ignore[index]
     return ids
 
@@ -83,7 +89,7 @@ def _ready_loads(conn: psycopg.Connection) -> tuple[list[dict], int]:
     if not loads:
         return [], 0
     covered = {r[0] for r in conn.execute(
-        _sql("select_covered_loads"), {"target": PRICE_METRICS_TARGET, "ids": [x["ingest_id"] for x in loads]})}
+        _SELECT_COVERED_LOADS, {"target": PRICE_METRICS_TARGET, "ids": [x["ingest_id"] for x in loads]})}
     ready = [x for x in loads if x["ingest_id"] in covered]
     return ready, len(loads) - len(ready)
 
@@ -91,8 +97,8 @@ def _ready_loads(conn: psycopg.Connection) -> tuple[list[dict], int]:
 def _plan(conn, strategies, ids, loads) -> dict[tuple[int, str], datetime | None]:
     """Start of the restatement per (strategy_id, symbol); None = the whole history."""
     starts, full = ({}, set()) if not loads else plan_price_loads(conn, loads)[:2]
-    sectors = dict(conn.execute(_sql("select_stock_sectors")).fetchall())
-    done = {(int(a), b) for a, b in conn.execute(_sql("select_backtested_pairs"), {"ids": list(ids.values())})}
+    sectors = dict(conn.execute(_SELECT_STOCK_SECTORS).fetchall())
+    done = {(int(a), b) for a, b in conn.execute(_SELECT_BACKTESTED_PAIRS, {"ids": list(ids.values())})}
     plan: dict[tuple[int, str], datetime | None] = {}
     for s in strategies:
         sid = ids[f"{s.name}@{s.version}"]
@@ -105,7 +111,7 @@ def _plan(conn, strategies, ids, loads) -> dict[tuple[int, str], datetime | None
 
 
 def _read_closes(conn: psycopg.Connection, symbols: list[str]) -> pl.DataFrame:
-    rows = conn.execute(_sql("select_adjusted_closes"), {"symbols": symbols}).fetchall()
+    rows = conn.execute(_SQL.text("select_adjusted_closes"), {"symbols": symbols}).fetchall()
     return pl.DataFrame(rows, orient="row", schema={
         "symbol": pl.String, "date": pl.Date, "time": pl.Datetime("us", "UTC"), "adj_close_price": pl.Float64})
 
@@ -152,11 +158,11 @@ def _refresh(conn: psycopg.Connection, strategies: Sequence[Strategy], run_id: s
     report.refresh_id = record_refresh(conn, target=TARGET, window=report.window, method="restate-from-start",
                                        rows=rows.height, covers=[x["ingest_id"] for x in loads], run_id=run_id)
     keys = list(plan)
-    conn.execute(_sql("delete_strategy_rows"), {
+    conn.execute(_SQL.text("delete_strategy_rows"), {
         "ids": [k[0] for k in keys], "symbols": [k[1] for k in keys], "starts": [plan[k] for k in keys]})
     if rows.height:
-        conn.execute(_sql("create_staging_strategy_performance"))
+        conn.execute(_SQL.text("create_staging_strategy_performance"))
         copy_frame(conn, sql.Identifier("staging_strategy_performance"), rows)
-        report.rows_written = conn.execute(_sql("insert_strategy_performance"),
+        report.rows_written = conn.execute(_SQL.text("insert_strategy_performance"),
                                            {"refresh_id": report.refresh_id}).rowcount
     return report

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import psycopg
 
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.lib.quant.performance import Statistics, statistics
 
-_SQL = Path(__file__).parent / "sql"
+_SQL = SqlFiles(__file__)
 _BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -31,7 +31,7 @@ class PortfolioSeries:
 
 
 def portfolio_series(conn: psycopg.Connection, strategy_ids: list[int]) -> dict[int, PortfolioSeries]:
-    rows = conn.execute((_SQL / "select_portfolio_returns.sql").read_text(encoding="utf-8"),
+    rows = conn.execute(_SQL.text("select_portfolio_returns"),
                         {"ids": strategy_ids}).fetchall()
     grouped: dict[int, list[tuple]] = {}
     for sid, day, ret, turnover in rows:

@@ -1,7 +1,8 @@
-SELECT time_bucket(INTERVAL '1 day', time, %(tz)s::text) AS bucket,
+-- Option activity per underlying symbol and bucket, as in sql/0008_aggregates.tsl.sql.
+SELECT {bucket} AS bucket,
        symbol,
        sum(volume)             AS total_volume,
        sum(open_interest)      AS total_open_interest,
        count(*)                AS contracts
-FROM market.options_calls
+FROM {source}
 GROUP BY 1, 2

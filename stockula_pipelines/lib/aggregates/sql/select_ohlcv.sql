@@ -1,4 +1,6 @@
-SELECT time_bucket(INTERVAL '7 days', time, %(tz)s::text, %(week_origin)s::timestamptz) AS bucket,
+-- OHLCV of one bar interval per symbol and bucket, exactly as the continuous aggregates of
+-- sql/0008_aggregates.tsl.sql compute it; the bucket is the aggregate's own time_bucket() call.
+SELECT {bucket} AS bucket,
        symbol,
        first(open_price, time) AS open_price,
        max(high_price)         AS high_price,
@@ -7,6 +9,6 @@ SELECT time_bucket(INTERVAL '7 days', time, %(tz)s::text, %(week_origin)s::times
        sum(volume)             AS volume,
        sum(trading_value)      AS trading_value,
        count(*)                AS bar_count
-FROM market.price_history
-WHERE interval = '1d'
+FROM {source}
+WHERE interval = %(source_interval)s
 GROUP BY 1, 2

@@ -1,7 +1,0 @@
-SELECT time_bucket(INTERVAL '1 day', time, %(tz)s::text) AS bucket,
-       symbol,
-       sum(volume)             AS total_volume,
-       sum(open_interest)      AS total_open_interest,
-       count(*)                AS contracts
-FROM market.options_puts
-GROUP BY 1, 2

@@ -1,1 +1,0 @@
-SELECT symbol, sector FROM market.stocks ORDER BY symbol

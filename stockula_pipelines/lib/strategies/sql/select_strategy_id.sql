@@ -1,1 +1,0 @@
-SELECT strategy_id FROM analytics.strategies WHERE name = %(name)s AND version = %(version)s
