@@ -111,7 +111,7 @@ def test_apache_rollups_equal_tsl_continuous_aggregates(node, clean_db, tmp_path
 
     request = {
         "migrations": [str(m.path) for m in discover(PROJECT / "sql", "tsl")],
-        "refreshSql": agg.load_sql("refresh_continuous_aggregate"),
+        "refreshSql": agg.REFRESH_CONTINUOUS_AGGREGATE,
         "steps": [{"loads": loads, "refresh": plan} for loads, plan in zip(steps, plans, strict=True)],
         "aggregates": ORDER,
     }

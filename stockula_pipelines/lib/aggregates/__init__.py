@@ -195,7 +195,7 @@ def plan_refresh(conn: psycopg.Connection, agg: Aggregate) -> RefreshPlan:
 _DELETE_ROLLUP_WINDOW = "DELETE FROM {target} WHERE bucket >= %(start)s AND bucket < %(end)s"
 _INSERT_ROLLUP_WINDOW = "INSERT INTO {target} ({columns}) "
 # Qualified: TimescaleDB's functions live in public, which the login roles' search_path leaves out.
-_REFRESH_CONTINUOUS_AGGREGATE = (
+REFRESH_CONTINUOUS_AGGREGATE = (
     "CALL public.refresh_continuous_aggregate(%(cagg)s::regclass, %(start)s::timestamptz, %(end)s::timestamptz)")
 _COUNT_WINDOW_ROWS = "SELECT count(*) FROM {target} WHERE bucket >= %(start)s AND bucket < %(end)s"
 # Two rollups of one target at once would both delete, then collide on the primary key when inserting.
@@ -237,7 +237,7 @@ def rollup_window(conn: psycopg.Connection, agg: Aggregate, window: Window) -> i
 def refresh_cagg_window(conn: psycopg.Connection, agg: Aggregate, window: Window) -> int:
     """refresh_continuous_aggregate over one window (autocommit connection); returns its row count."""
     params = {"cagg": agg.target, "start": window[0], "end": window[1]}
-    conn.execute(_REFRESH_CONTINUOUS_AGGREGATE, params)
+    conn.execute(REFRESH_CONTINUOUS_AGGREGATE, params)
     row = conn.execute(sql.SQL(_COUNT_WINDOW_ROWS).format(target=agg.identifier), params).fetchone()
     return int(row[0]) if row else 0
 
