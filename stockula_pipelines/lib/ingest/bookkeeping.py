@@ -29,6 +29,11 @@ def lock_symbols(conn: psycopg.Connection, table: str, symbols: list[str]) -> No
     conn.execute(load_sql("lock_symbols.sql"), {"table": table, "symbols": symbols})
 
 
+# Only a hypertable's owner may decompress its chunks; the writer asks sql/0014's SECURITY DEFINER
+# function, which decompresses chunks of market hypertables and nothing else.
+DECOMPRESS_CHUNK = "SELECT ops.decompress_market_chunk(%(chunk)s::regclass)"
+
+
 def decompress_window(conn: psycopg.Connection, caps: Capabilities, table: str,
                       start: datetime, end: datetime) -> int:
     """Decompress the compressed chunks overlapping [start, end) (full edition only); returns how many."""
@@ -38,11 +43,8 @@ def decompress_window(conn: psycopg.Connection, caps: Capabilities, table: str,
         load_sql("select_compressed_chunks.sql"),
         {"schema": SCHEMA, "table": table, "start": start, "end": end},
     ).fetchall()
-    for chunk_schema, chunk_name, ext_schema in chunks:
-        conn.execute(
-            load_sql("decompress_chunk.sql").format(function=sql.Identifier(ext_schema, "decompress_chunk")),
-            {"chunk": sql.Identifier(chunk_schema, chunk_name).as_string(conn)},
-        )
+    for chunk_schema, chunk_name, _ext_schema in chunks:
+        conn.execute(DECOMPRESS_CHUNK, {"chunk": sql.Identifier(chunk_schema, chunk_name).as_string(conn)})
     return len(chunks)
 
 
