@@ -15,6 +15,7 @@ import math
 from datetime import datetime
 from pathlib import Path
 
+import node_runner
 import pytest
 from node_runner import run_script
 from psycopg import sql
@@ -25,6 +26,7 @@ from stockula_pipelines.lib.db.capabilities import detect
 from stockula_pipelines.lib.db.migrate import discover
 
 pytestmark = pytest.mark.tsl
+node = node_runner.node  # the fixture, shared by the tier's modules
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parents[1]

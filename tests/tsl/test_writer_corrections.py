@@ -12,6 +12,7 @@ import math
 from datetime import datetime
 from pathlib import Path
 
+import node_runner
 import pytest
 from node_runner import run_script
 from tsl_dataset import build
@@ -22,6 +23,7 @@ from stockula_pipelines.lib.ingest.sqlfiles import load_sql
 from stockula_pipelines.settings import Settings
 
 pytestmark = pytest.mark.tsl
+node = node_runner.node  # the fixture, shared by the tier's modules
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parents[1]
