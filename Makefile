@@ -21,7 +21,7 @@ setup:
 # The lock `make setup` installs: every dependency of pyproject.toml (dev extras and build requirements
 # included) pinned with its hashes. Re-run after changing a dependency range, then commit the file.
 lock:
-	@$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --extra dev \
+	@$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --no-strip-extras --extra dev \
 	  --build-deps-for editable --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 # The secret scan and the dependency audit alone (`make test` runs them with everything else).

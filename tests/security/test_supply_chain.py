@@ -29,7 +29,7 @@ BASELINE = ROOT / ".secrets.baseline"
 ACCEPTED = ROOT / "pip-audit-accepted.txt"
 SECURITY_DOC = ROOT / "docs" / "security.md"
 AUDIT_TIMEOUT_S = 300
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")  # name[extras]==version
 
 
 def locked() -> dict[str, tuple[str, int]]:
