@@ -33,6 +33,7 @@ class Role(StrEnum):
     analyst = "analyst"
     backup = "backup"
     monitor = "monitor"
+    dagster = "dagster"  # Dagster's own run/event/schedule storage, owner of its database only
 
 
 def project_dir() -> Path:
@@ -71,11 +72,17 @@ class Settings(BaseSettings):
     analyst_user: str = "stockula_analyst"
     backup_user: str = "stockula_backup"
     monitor_user: str = "stockula_monitor"
+    dagster_user: str = "stockula_dagster"
     admin_password: SecretStr | None = None
     writer_password: SecretStr | None = None
     analyst_password: SecretStr | None = None
     backup_password: SecretStr | None = None
     monitor_password: SecretStr | None = None
+    dagster_password: SecretStr | None = None
+    # PgBouncer's console (SHOW POOLS, RECONNECT): an identity of PgBouncer's own auth file only; no
+    # PostgreSQL role has this name, and PgBouncer's hba lets it reach nothing but the console.
+    pgbouncer_admin_user: str = "stockula_pgbouncer"
+    pgbouncer_admin_password: SecretStr | None = None
 
     pool_min_size: int = 1
     pool_max_size: int = 4
@@ -88,9 +95,14 @@ class Settings(BaseSettings):
     # --- other services of the stack ---------------------------------------------------------------
     redis_host: str = "127.0.0.1"
     redis_port: int = 56379
+    # Redis's ACL user for the response cache (the default user is disabled).
+    redis_user: str = "stockula"
+    redis_password: SecretStr | None = None
     prometheus_port: int = 59090
     postgres_exporter_port: int = 59187
     grafana_port: int = 53000
+    # Grafana's `admin` sign-in (compose stack only; generated into stack.env with the other secrets).
+    grafana_admin_password: SecretStr | None = None
     dagster_webserver_port: int = 53070
 
     # --- market data ---------------------------------------------------------------------------------
@@ -174,13 +186,17 @@ class Settings(BaseSettings):
 
     def password_for(self, role: Role | str) -> str:
         role = Role(role)
-        secret: SecretStr | None = getattr(self, f"{role.value}_password")
-        if secret is None or not secret.get_secret_value():
+        return self.secret(f"{role.value}_password", f"the {role.value} role")
+
+    def secret(self, field: str, what: str | None = None) -> str:
+        """The value of the secret setting ``field``; a missing one raises naming the variable."""
+        value: SecretStr | None = getattr(self, field)
+        if value is None or not value.get_secret_value():
             raise SettingsError(
-                f"no password for the {role.value} role: set STOCKULA_{role.value.upper()}_PASSWORD "
+                f"no password for {what or field}: set STOCKULA_{field.upper()} "
                 f"(or run `stockula stack up`, which generates one into {self.stack_dir / 'stack.env'})"
             )
-        return secret.get_secret_value()
+        return value.get_secret_value()
 
     def dsn(self, role: Role | str = Role.writer, *, direct: bool = False, dbname: str | None = None) -> str:
         """A libpq URI for ``role``; through PgBouncer unless ``direct`` or PgBouncer is off."""
@@ -191,7 +207,8 @@ class Settings(BaseSettings):
         host, port = (self.pgbouncer_host, self.pgbouncer_port) if via_bouncer else (self.pg_host, self.pg_port)
         user = quote(self.user_for(role), safe="")
         password = quote(self.password_for(role), safe="")
-        return f"postgresql://{user}:{password}@{host}:{port}/{dbname or self.db_name}"
+        default_db = self.dagster_db_name if role is Role.dagster else self.db_name
+        return f"postgresql://{user}:{password}@{host}:{port}/{dbname or default_db}"
 
     def through_pgbouncer(self, dsn: str) -> bool:
         return f":{self.pgbouncer_port}/" in dsn
@@ -202,7 +219,13 @@ class Settings(BaseSettings):
 
     @property
     def redis_url(self) -> str:
-        return f"redis://{self.redis_host}:{self.redis_port}/0"
+        """The cache's Redis URL, signed in as the ACL user (a URL without credentials when no password
+        is configured: such a server refuses it, and the cache is bypassed with a warning)."""
+        if self.redis_password is None or not self.redis_password.get_secret_value():
+            return f"redis://{self.redis_host}:{self.redis_port}/0"
+        user = quote(self.redis_user, safe="")
+        password = quote(self.redis_password.get_secret_value(), safe="")
+        return f"redis://{user}:{password}@{self.redis_host}:{self.redis_port}/0"
 
 
 @lru_cache(maxsize=1)

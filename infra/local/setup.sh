@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make setup`: install what the native stack and the project need, idempotently.
 #   1. Debian packages (only the missing ones; apt-get update only when something is missing)
-#   2. the virtualenv .venv with the project and its dev extras
+#   2. the virtualenv .venv: the locked dependencies (requirements.lock, with hashes), then the project
 #   3. the TimescaleDB extension built from Debian's source package (cached)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,10 +39,26 @@ stamp=.venv/.stockula-installed
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "setup: installing the project into .venv"
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[dev]'
+# pip, quiet unless it fails; then its output, less the noise of this machine's pip.conf (it names local
+# mirror folders that may be absent).
+pip_quiet() {
+  local log status=0
+  log=$(mktemp)
+  .venv/bin/pip "$@" >"$log" 2>&1 || status=$?
+  [ "$status" -eq 0 ] || grep -v "^WARNING: Location 'file://" "$log" >&2
+  rm -f "$log"
+  return "$status"
+}
+# Every dependency comes from requirements.lock, pinned with its hashes (`make lock` regenerates it from
+# pyproject.toml): pip refuses any file whose hash is not listed. The project itself installs last,
+# without dependencies and without a build environment of its own (setuptools and wheel are locked too).
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -nt "$stamp" ]; then
+  echo "setup: installing the locked dependencies (requirements.lock, hashes checked) into .venv"
+  pip_quiet install -q --require-hashes -r requirements.lock || {
+    echo "setup: pip refused requirements.lock (a missing or changed hash is a supply-chain failure)" >&2
+    exit 1
+  }
+  pip_quiet install -q --no-deps --no-build-isolation -e .
   touch "$stamp"
 else
   echo "setup: .venv up to date"

@@ -39,6 +39,21 @@ def resolve_passwords(settings: Settings, env_file: Path) -> dict[Role, str]:
     return passwords
 
 
+# Secrets of the stack's services that are not PostgreSQL roles: PgBouncer's console identity, Redis's
+# ACL user and (compose only) Grafana's admin. Generated like the role passwords.
+SERVICE_SECRETS = ("pgbouncer_admin_password", "redis_password", "grafana_admin_password")
+
+
+def resolve_service_secrets(settings: Settings, env_file: Path) -> dict[str, str]:
+    on_disk = read_env_file(env_file)
+    resolved: dict[str, str] = {}
+    for field in SERVICE_SECRETS:
+        secret = getattr(settings, field)
+        current = secret.get_secret_value() if secret is not None else ""
+        resolved[field] = current or on_disk.get(f"STOCKULA_{field.upper()}", "") or secrets.token_urlsafe(24)
+    return resolved
+
+
 def resolve_cipher_pass(settings: Settings, env_file: Path) -> str:
     """The backup repository's passphrase: configured, else the one on disk, else a new one.
 
@@ -49,12 +64,14 @@ def resolve_cipher_pass(settings: Settings, env_file: Path) -> str:
     return current or read_env_file(env_file).get("STOCKULA_BACKUP_CIPHER_PASS", "") or secrets.token_urlsafe(32)
 
 
-def render_env(settings: Settings, passwords: dict[Role, str], cipher_pass: str | None = None) -> str:
+def render_env(settings: Settings, passwords: dict[Role, str], cipher_pass: str | None = None,
+               service_secrets: dict[str, str] | None = None) -> str:
     lines = [
         "# Written by `stockula stack up`. Secrets: keep this file private (mode 0600).",
         "# Also usable as docker-compose's env file: docker compose --env-file .stack/stack.env ...",
     ]
     lines += [f"STOCKULA_{role.value.upper()}_PASSWORD={passwords[role]}" for role in Role]
+    lines += [f"STOCKULA_{field.upper()}={value}" for field, value in (service_secrets or {}).items()]
     if cipher_pass:
         lines.append(f"STOCKULA_BACKUP_CIPHER_PASS={cipher_pass}")
     lines += [
@@ -63,11 +80,12 @@ def render_env(settings: Settings, passwords: dict[Role, str], cipher_pass: str 
         f"STOCKULA_REDIS_PORT={settings.redis_port}",
         f"STOCKULA_PROMETHEUS_PORT={settings.prometheus_port}",
         f"STOCKULA_POSTGRES_EXPORTER_PORT={settings.postgres_exporter_port}",
-        "# Dagster's run/event storage (dagster.yaml): straight to PostgreSQL, never through PgBouncer.",
+        "# Dagster's run/event storage (dagster.yaml): straight to PostgreSQL, never through PgBouncer,",
+        "# as its own role, which owns Dagster's database and nothing else.",
         f"DAGSTER_PG_HOST={settings.pg_host}",
         f"DAGSTER_PG_PORT={settings.pg_port}",
-        f"DAGSTER_PG_USER={settings.admin_user}",
-        f"DAGSTER_PG_PASSWORD={passwords[Role.admin]}",
+        f"DAGSTER_PG_USER={settings.dagster_user}",
+        f"DAGSTER_PG_PASSWORD={passwords[Role.dagster]}",
         f"DAGSTER_PG_DB={settings.dagster_db_name}",
     ]
     return "\n".join(lines) + "\n"

@@ -14,6 +14,7 @@ from psycopg import sql
 
 from stockula_pipelines.settings import Role, Settings
 
+from . import scram
 from .errors import StackError
 from .layout import PG_BIN, RunAs, StackLayout, infra_dir
 from .procs import is_alive, read_pid
@@ -21,20 +22,47 @@ from .render import render_template, shared_config, write_config
 from .tuning import tune
 
 POSTGRES = PG_BIN / "postgres"
-SQL_DIR = Path(__file__).resolve().parent
 # Fixed keywords per role; never user input, so composing them as SQL is safe.
 ROLE_OPTIONS: dict[Role, str] = {
     Role.admin: "SUPERUSER CREATEDB CREATEROLE",
-    Role.writer: "NOSUPERUSER",
-    Role.analyst: "NOSUPERUSER",
-    Role.backup: "NOSUPERUSER REPLICATION",
-    Role.monitor: "NOSUPERUSER",
+    Role.writer: "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION",
+    Role.analyst: "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION",
+    Role.backup: "NOSUPERUSER NOCREATEDB NOCREATEROLE REPLICATION",
+    Role.monitor: "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION",
+    Role.dagster: "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION",
 }
 MEMBER_OF: dict[Role, tuple[str, ...]] = {Role.monitor: ("pg_monitor",)}
+# Which login owns each database: the market data the admin (migrations), Dagster's storage its own role.
+DATABASE_OWNER: dict[str, Role] = {"db_name": Role.admin, "dagster_db_name": Role.dagster}
 
-
-def _sql(name: str) -> str:
-    return (SQL_DIR / name).read_text().strip()
+# The bootstrap's statements. None carries a secret: a password travels only as a SCRAM verifier made
+# on this side (stack/scram.py), and only when the stored one does not already match.
+_ROLE_PASSWORD = "SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = %s"
+_CREATE_ROLE = "CREATE ROLE {role} WITH LOGIN {options}"
+_ALTER_ROLE = "ALTER ROLE {role} WITH LOGIN {options}"
+_SET_VERIFIER = "ALTER ROLE {role} PASSWORD {verifier}"
+_GRANT_ROLE = "GRANT {granted} TO {role}"
+_DATABASE_EXISTS = "SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s"
+_CREATE_DATABASE = "CREATE DATABASE {database} WITH OWNER {owner} ENCODING 'UTF8' TEMPLATE template0"
+_DATABASE_OWNER = "ALTER DATABASE {database} OWNER TO {owner}"
+_REVOKE_CONNECT = "REVOKE CONNECT, TEMPORARY ON DATABASE {database} FROM PUBLIC"
+_EXTENSIONS = ("CREATE EXTENSION IF NOT EXISTS timescaledb", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+# Objects of Dagster's database made by another role (Dagster's storage once logged in as the admin).
+_FOREIGN_OBJECTS = """
+SELECT c.relname, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END
+FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S', 'v') AND c.relowner <> %s::regrole
+  AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d  -- owned by a column
+           WHERE d.objid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')))
+"""
+_ALTER_OWNER = "ALTER {kind} {name} OWNER TO {owner}"
+# Statements recorded before passwords became verifiers kept them verbatim (pg_stat_statements saves
+# its entries across restarts): drop any entry that sets a password from a literal.
+_SCRUB_STATEMENTS = """
+SELECT count(pg_stat_statements_reset(userid, dbid, queryid))
+FROM pg_stat_statements WHERE query ~* %s
+"""
+PASSWORD_LITERAL = r"\mpassword\M\s*'"
 
 
 def pid(layout: StackLayout) -> int | None:
@@ -127,29 +155,50 @@ def superuser_connection(settings: Settings, layout: StackLayout, run_as: RunAs,
                            dbname=dbname, autocommit=True, connect_timeout=10)
 
 
+def _ensure_role(conn: psycopg.Connection, settings: Settings, role: Role, password: str) -> None:
+    user = settings.user_for(role)
+    name = sql.Identifier(user)
+    row = conn.execute(_ROLE_PASSWORD, (user,)).fetchone()
+    template = _ALTER_ROLE if row else _CREATE_ROLE
+    conn.execute(sql.SQL(template).format(role=name, options=sql.SQL(ROLE_OPTIONS[role])))
+    if row is None or not scram.matches(row[0], password):
+        verifier = scram.make_verifier(conn, user, password)
+        conn.execute(sql.SQL(_SET_VERIFIER).format(role=name, verifier=sql.Literal(verifier)))
+    for granted in MEMBER_OF.get(role, ()):
+        conn.execute(sql.SQL(_GRANT_ROLE).format(granted=sql.Identifier(granted), role=name))
+
+
+def _ensure_database(conn: psycopg.Connection, dbname: str, owner: str) -> None:
+    database, owner_id = sql.Identifier(dbname), sql.Identifier(owner)
+    if conn.execute(_DATABASE_EXISTS, (dbname,)).fetchone():
+        conn.execute(sql.SQL(_DATABASE_OWNER).format(database=database, owner=owner_id))
+    else:
+        conn.execute(sql.SQL(_CREATE_DATABASE).format(database=database, owner=owner_id))
+
+
+def _hand_over_dagster_storage(settings: Settings, layout: StackLayout, run_as: RunAs) -> None:
+    """Dagster's database is its role's alone: nobody else may connect, and what an earlier storage
+    login created there now belongs to the Dagster role."""
+    owner = settings.user_for(Role.dagster)
+    with superuser_connection(settings, layout, run_as) as conn:
+        conn.execute(sql.SQL(_REVOKE_CONNECT).format(database=sql.Identifier(settings.dagster_db_name)))
+    with superuser_connection(settings, layout, run_as, settings.dagster_db_name) as conn:
+        for relname, kind in conn.execute(_FOREIGN_OBJECTS, (owner,)).fetchall():
+            conn.execute(sql.SQL(_ALTER_OWNER).format(kind=sql.SQL(kind), name=sql.Identifier("public", relname),
+                                                      owner=sql.Identifier(owner)))
+
+
 def bootstrap(settings: Settings, layout: StackLayout, run_as: RunAs, passwords: dict[Role, str]) -> None:
     with superuser_connection(settings, layout, run_as) as conn:
         for role in Role:
-            name = sql.Identifier(settings.user_for(role))
-            exists = conn.execute(_sql("select_role_exists.sql"), (settings.user_for(role),)).fetchone()
-            template = "alter_login_role.sql" if exists else "create_login_role.sql"
-            # CREATE/ALTER ROLE take no bind parameters: the password is quoted client-side.
-            conn.execute(sql.SQL(_sql(template)).format(
-                role=name, options=sql.SQL(ROLE_OPTIONS[role]), password=sql.Literal(passwords[role]),
-            ))
-            for granted in MEMBER_OF.get(role, ()):
-                conn.execute(sql.SQL(_sql("grant_role.sql")).format(granted=sql.Identifier(granted), role=name))
-        owner = sql.Identifier(settings.admin_user)
-        for dbname in (settings.db_name, settings.dagster_db_name):
-            database = sql.Identifier(dbname)
-            if conn.execute(_sql("select_database_exists.sql"), (dbname,)).fetchone():
-                conn.execute(sql.SQL(_sql("alter_database_owner.sql")).format(database=database, owner=owner))
-            else:
-                conn.execute(sql.SQL(_sql("create_database.sql")).format(database=database, owner=owner))
+            _ensure_role(conn, settings, role, passwords[role])
+        for field, role in DATABASE_OWNER.items():
+            _ensure_database(conn, getattr(settings, field), settings.user_for(role))
+    _hand_over_dagster_storage(settings, layout, run_as)
     with superuser_connection(settings, layout, run_as, settings.db_name) as conn:
-        for statement in _sql("create_extensions.sql").split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        for statement in _EXTENSIONS:
+            conn.execute(statement)
+        conn.execute(_SCRUB_STATEMENTS, (PASSWORD_LITERAL,))
 
 
 def probe(settings: Settings, passwords: dict[Role, str]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -32,6 +33,8 @@ class Service:
     launch: Callable[[Settings, StackLayout, RunAs, Passwords], None]
     probe: Callable[[Settings, Passwords], bool]
     reloads_on_hup: bool = False
+    # A changed configuration is applied by a restart (a cache with nothing to lose).
+    restarts_on_change: bool = False
 
     @property
     def env_var(self) -> str:
@@ -62,20 +65,32 @@ def _http_ok(url: str, must_contain: str | None = None) -> bool:
 
 
 # --- PgBouncer -------------------------------------------------------------------------------------------
+# The roles PgBouncer pools: the pipeline's writer and the analysts. Nobody else gets an entry.
+POOLED_ROLES = (Role.writer, Role.analyst)
+
+
 def _pgbouncer_configure(settings: Settings, layout: StackLayout, run_as: RunAs, pw: Passwords) -> bool:
     common = layout.conf / "pgbouncer.common.ini"
     auth_file = layout.conf / "pgbouncer.userlist.txt"
+    hba_file = layout.conf / "pgbouncer_hba.conf"
     changed = write_config(common, shared_config("pgbouncer.common.ini"), run_as)
     # Plain-text entries let PgBouncer run SCRAM both to the client and to the server; the file is
-    # as private as stack.env, which holds the same secrets.
-    # The admin is listed only for PgBouncer's console (RECONNECT after migrations); its database
-    # entry is the server's, so it never gets pooled connections to the data.
-    users = "".join(f'"{settings.user_for(r)}" "{pw[r]}"\n' for r in (Role.writer, Role.analyst, Role.admin))
+    # as private as stack.env, which holds the same secrets. The console identity is PgBouncer's own:
+    # no PostgreSQL role of that name exists, and the hba file keeps it to the console.
+    console_user = settings.pgbouncer_admin_user
+    entries = [(settings.user_for(r), pw[r]) for r in POOLED_ROLES]
+    entries.append((console_user, settings.secret("pgbouncer_admin_password", "PgBouncer's console")))
+    users = "".join(f'"{user}" "{password}"\n' for user, password in entries)
     changed |= write_config(auth_file, users, run_as, 0o600)
+    refused = ["pgbouncer", "postgres", "template0", "template1", settings.dagster_db_name]
+    hba = render_template("pgbouncer_hba.conf.tmpl", console_user=console_user,
+                          refused_databases=",".join(dict.fromkeys(refused)),
+                          app_users=",".join(settings.user_for(r) for r in POOLED_ROLES))
+    changed |= write_config(hba_file, hba, run_as, 0o600)
     ini = render_template(
         "pgbouncer.ini.tmpl", db_name=settings.db_name, pg_port=settings.pg_port, common_ini=common,
-        port=settings.pgbouncer_port, socket_dir=layout.run, auth_file=auth_file, admin_user=settings.admin_user,
-        log_file=layout.log / "pgbouncer.log", pid_file=layout.run / "pgbouncer.pid",
+        port=settings.pgbouncer_port, socket_dir=layout.run, auth_file=auth_file, hba_file=hba_file,
+        console_user=console_user, log_file=layout.log / "pgbouncer.log", pid_file=layout.run / "pgbouncer.pid",
     )
     changed |= write_config(layout.conf / "pgbouncer.ini", ini, run_as)
     return changed
@@ -94,12 +109,27 @@ def _pgbouncer_probe(settings: Settings, pw: Passwords) -> bool:
 
 
 # --- Redis -------------------------------------------------------------------------------------------------
+# The cache's ACL user: its own key space, the data commands the cache runs, nothing administrative.
+# The default user is switched off (and has no password, so protected mode stays quiet about it).
+REDIS_DEFAULT_USER = "user default off resetpass resetkeys resetchannels -@all"
+REDIS_CACHE_PERMISSIONS = "resetkeys ~stockula:* resetchannels -@all +@read +@write +@keyspace +@connection +@transaction -@dangerous"
+
+
+def redis_acl(user: str, password: str) -> str:
+    """The ACL file: only the password's SHA-256 is written (Redis compares hashes)."""
+    digest = hashlib.sha256(password.encode("utf-8")).hexdigest()
+    return f"{REDIS_DEFAULT_USER}\nuser {user} on #{digest} {REDIS_CACHE_PERMISSIONS}\n"
+
+
 def _redis_configure(settings: Settings, layout: StackLayout, run_as: RunAs, pw: Passwords) -> bool:
     common = layout.conf / "redis.common.conf"
+    acl_file = layout.conf / "redis-users.acl"
     changed = write_config(common, shared_config("redis.common.conf"), run_as)
+    changed |= write_config(acl_file, redis_acl(settings.redis_user, settings.secret("redis_password", "Redis")),
+                            run_as, 0o600)
     conf = render_template(
         "redis.conf.tmpl", common_conf=common, port=settings.redis_port, pid_file=layout.run / "redis.pid",
-        log_file=layout.log / "redis.log", data_dir=layout.redis_data,
+        log_file=layout.log / "redis.log", data_dir=layout.redis_data, acl_file=acl_file,
     )
     return write_config(layout.conf / "redis.conf", conf, run_as) or changed
 
@@ -109,7 +139,7 @@ def _redis_launch(settings: Settings, layout: StackLayout, run_as: RunAs, pw: Pa
 
 
 def _redis_probe(settings: Settings, pw: Passwords) -> bool:
-    client = redis.Redis(host=settings.redis_host, port=settings.redis_port, socket_timeout=3)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=3)
     try:
         return bool(client.ping())
     finally:
@@ -177,7 +207,7 @@ SERVICES: tuple[Service, ...] = (
     Service("pgbouncer", Path("/usr/sbin/pgbouncer"), "pgbouncer_port", _pgbouncer_configure,
             _pgbouncer_launch, _pgbouncer_probe, reloads_on_hup=True),
     Service("redis", Path("/usr/bin/redis-server"), "redis_port", _redis_configure, _redis_launch,
-            _redis_probe),
+            _redis_probe, restarts_on_change=True),
     Service("postgres_exporter", EXPORTER, "postgres_exporter_port", _exporter_configure, _exporter_launch,
             _exporter_probe),
     Service("prometheus", Path("/usr/bin/prometheus"), "prometheus_port", _prometheus_configure,

@@ -11,7 +11,13 @@ from pydantic import SecretStr
 from stockula_pipelines.settings import Role, Settings, get_settings
 
 from . import postgres
-from .envfile import render_env, resolve_cipher_pass, resolve_passwords, write_env_file
+from .envfile import (
+    render_env,
+    resolve_cipher_pass,
+    resolve_passwords,
+    resolve_service_secrets,
+    write_env_file,
+)
 from .errors import PortInUseError, StackError
 from .layout import RunAs, StackLayout
 from .procs import is_alive, pids_mentioning, port_answers, port_is_free, terminate, wait_for
@@ -67,8 +73,10 @@ def _check_ports(settings: Settings, layout: StackLayout) -> None:
         raise StackError(f"two services of the stack share a port: {ports}; check the STOCKULA_*_PORT variables")
 
 
-def _with_passwords(settings: Settings, passwords: dict[Role, str]) -> Settings:
-    return settings.model_copy(update={f"{r.value}_password": SecretStr(passwords[r]) for r in Role})
+def _with_passwords(settings: Settings, passwords: dict[Role, str], service_secrets: dict[str, str]) -> Settings:
+    update = {f"{r.value}_password": SecretStr(passwords[r]) for r in Role}
+    update |= {field: SecretStr(value) for field, value in service_secrets.items()}
+    return settings.model_copy(update=update)
 
 
 def stack_up(settings: Settings | None = None, *, log: Log = print) -> StackInfo:
@@ -82,11 +90,12 @@ def stack_up(settings: Settings | None = None, *, log: Log = print) -> StackInfo
 
     passwords = resolve_passwords(settings, layout.env_file)
     cipher_pass = resolve_cipher_pass(settings, layout.env_file)
-    if write_env_file(layout.env_file, render_env(settings, passwords, cipher_pass)):
+    service_secrets = resolve_service_secrets(settings, layout.env_file)
+    if write_env_file(layout.env_file, render_env(settings, passwords, cipher_pass, service_secrets)):
         log(f"stack: wrote {layout.env_file}")
         # settings.py reads stack.env when Settings are built: make the next get_settings() see it.
         get_settings.cache_clear()
-    settings = _with_passwords(settings, passwords)
+    settings = _with_passwords(settings, passwords, service_secrets)
 
     postgres.init_cluster(layout, run_as, log)
     # Before PostgreSQL (re)reads archive_command, the config that command names must exist.
@@ -115,6 +124,10 @@ def stack_up(settings: Settings | None = None, *, log: Log = print) -> StackInfo
     for service in SERVICES:
         port = service.port(settings)
         changed = service.configure(settings, layout, run_as, passwords)
+        if changed and service.restarts_on_change and is_alive(service.pid(layout), service.binary):
+            log(f"{service.name}: configuration changed, restarting")
+            terminate(service.pid(layout), service.binary)  # type: ignore[arg-type]
+            service.pid_file(layout).unlink(missing_ok=True)
         if is_alive(service.pid(layout), service.binary):
             if changed and service.reloads_on_hup:
                 service.reload(layout)

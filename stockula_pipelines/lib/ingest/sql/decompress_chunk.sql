@@ -1,1 +1,0 @@
-SELECT {function}(%(chunk)s::regclass, if_compressed => true)

@@ -1,1 +1,0 @@
-ALTER DATABASE {database} OWNER TO {owner}

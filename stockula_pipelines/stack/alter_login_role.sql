@@ -1,1 +1,0 @@
-ALTER ROLE {role} WITH LOGIN {options} PASSWORD {password}

@@ -1,1 +1,0 @@
-CREATE DATABASE {database} WITH OWNER {owner} ENCODING 'UTF8' TEMPLATE template0

@@ -1,1 +1,0 @@
-CREATE ROLE {role} WITH LOGIN {options} PASSWORD {password}

@@ -1,1 +1,0 @@
-GRANT {granted} TO {role}
