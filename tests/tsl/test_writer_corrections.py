@@ -15,10 +15,10 @@ from pathlib import Path
 import node_runner
 import pytest
 from node_runner import run_script
-from stockula_pipelines.lib.ingest.sqlfiles import load_sql
 from tsl_dataset import build
 
 from stockula_pipelines.lib.db.migrate import discover
+from stockula_pipelines.lib.ingest import bookkeeping
 from stockula_pipelines.lib.ingest.bookkeeping import DECOMPRESS_CHUNK
 from stockula_pipelines.settings import Settings
 
@@ -39,7 +39,7 @@ def test_writer_corrects_rows_inside_a_compressed_chunk(node, tmp_path):
         "writer": writer,
         "history": [load for load in history if load["table"] == "price_history"],
         "correction": correction,
-        "selectCompressedSql": load_sql("select_compressed_chunks.sql").as_string(None),
+        "selectCompressedSql": bookkeeping._SQL.text("select_compressed_chunks"),
         "decompressSql": DECOMPRESS_CHUNK,
     }
     out = run_script(node, "run_writer_correction.mjs", request, tmp_path)
