@@ -18,10 +18,12 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from stockula_pipelines.lib.calendar import session_open_close, trading_day_window, trading_days
-from stockula_pipelines.lib.expectations import validate_window
-from stockula_pipelines.lib.validation import quality
-from stockula_pipelines.lib.validation.quality_freshness import check_freshness
-from stockula_pipelines.lib.validation.quality_quarantine import resubmit
+from stockula_pipelines.lib.ingest.resubmit import resubmit
+from stockula_pipelines.lib.quality import ingestion
+from stockula_pipelines.lib.quality.engines import validate_window
+from stockula_pipelines.lib.quality.freshness import check_freshness
+from stockula_pipelines.lib.quality.results import CheckOutcome
+from stockula_pipelines.lib.quality.suites import TABLE_CHECKS
 from stockula_pipelines.settings import Role
 
 pytestmark = pytest.mark.integration
@@ -100,15 +102,15 @@ def engines_agree(db, table: str, window=WINDOW, interval: str | None = None) ->
     assert compiled.row_count == ge.row_count
 
 
-def price_results(db) -> dict[str, quality.CheckResult]:
+def price_results(db) -> dict[str, CheckOutcome]:
     engines_agree(db, "price_history", interval="1d")
     with db.connect() as conn:
-        results = quality.run_price_checks(conn, db.dsn(), WINDOW, asset_key=PH, interval="1d",
+        results = ingestion.run_price_checks(conn, db.dsn(), WINDOW, asset_key=PH, interval="1d",
                                            partition_key=DAY.isoformat(), run_id="test")
     return {r.check_name: r for r in results}
 
 
-def failed(results: dict[str, quality.CheckResult]) -> set[str]:
+def failed(results: dict[str, CheckOutcome]) -> set[str]:
     return {name for name, r in results.items() if not r.passed}
 
 
@@ -202,7 +204,7 @@ def test_weekend_before_monday_is_not_a_gap(clean_db):
         history(conn)
         insert(conn, "price_history", [bar(s, monday, 105.0) for s in SYMBOLS])
     with clean_db.connect() as conn:
-        r = quality.missing_trading_days(conn, trading_day_window(monday), asset_key=PH, interval="1d",
+        r = ingestion.missing_trading_days(conn, trading_day_window(monday), asset_key=PH, interval="1d",
                                          expected_symbols=SYMBOLS)
     assert r.passed, r.details
 
@@ -217,7 +219,7 @@ def option(contract: str, **over) -> dict:
     return row
 
 
-def option_results(db, rows: list[dict], relax: str | None = None) -> dict[str, quality.CheckResult]:
+def option_results(db, rows: list[dict], relax: str | None = None) -> dict[str, CheckOutcome]:
     with admin(db) as conn:
         good = [option(f"AAA240315C{i:05d}") for i in range(60)]
         if relax:
@@ -227,7 +229,7 @@ def option_results(db, rows: list[dict], relax: str | None = None) -> dict[str, 
             insert(conn, "options_calls", good + rows)
     engines_agree(db, "options_calls")
     with db.connect() as conn:
-        results = quality.run_table_checks(conn, db.dsn(), "options_calls", WINDOW, asset_key=OPT)
+        results = ingestion.run_table_checks(conn, db.dsn(), "options_calls", WINDOW, asset_key=OPT)
     return {r.check_name: r for r in results}
 
 
@@ -366,9 +368,9 @@ def action(ex_date: date, symbol: str = "AAA", *, hours: int = 0, **values) -> d
             "ex_date": ex_date, "source": "test", **values}
 
 
-def table_results(db, table: str, window) -> dict[str, quality.CheckResult]:
+def table_results(db, table: str, window) -> dict[str, CheckOutcome]:
     with db.connect() as conn:
-        results = quality.run_table_checks(conn, db.dsn(), table, window, asset_key=f"market/{table}")
+        results = ingestion.run_table_checks(conn, db.dsn(), table, window, asset_key=f"market/{table}")
     return {r.check_name: r for r in results}
 
 
@@ -455,7 +457,7 @@ def stock(i: int, **over) -> dict:
     return row
 
 
-def stock_results(db, extra: list[dict], relax: str | None = None) -> dict[str, quality.CheckResult]:
+def stock_results(db, extra: list[dict], relax: str | None = None) -> dict[str, CheckOutcome]:
     with admin(db) as conn:
         good = [stock(i) for i in range(60)]
         if relax:
@@ -503,9 +505,9 @@ def five_minute_bars(symbols=SYMBOLS) -> list[dict]:
             for s in symbols for i in range(steps)]
 
 
-def intraday_results(db) -> dict[str, quality.CheckResult]:
+def intraday_results(db) -> dict[str, CheckOutcome]:
     with db.connect() as conn:
-        results = quality.run_price_checks(conn, db.dsn(), SESSION, asset_key=PH, interval="5m",
+        results = ingestion.run_price_checks(conn, db.dsn(), SESSION, asset_key=PH, interval="5m",
                                            partition_key=DAY.isoformat(), run_id="test")
     return {r.check_name: r for r in results}
 
@@ -543,10 +545,10 @@ def test_intraday_jump_without_split_warns(clean_db):
 def test_empty_window_passes_every_check_vacuously(clean_db, table, window, interval):
     with clean_db.connect() as conn:
         if table == "price_history":
-            results = quality.run_price_checks(conn, clean_db.dsn(), window, asset_key=PH, interval=interval)
+            results = ingestion.run_price_checks(conn, clean_db.dsn(), window, asset_key=PH, interval=interval)
         else:
-            results = quality.run_table_checks(conn, clean_db.dsn(), table, window, asset_key=f"market/{table}")
-    suite = {c.name for c in quality.TABLE_CHECKS[table]}
+            results = ingestion.run_table_checks(conn, clean_db.dsn(), table, window, asset_key=f"market/{table}")
+    suite = {c.name for c in TABLE_CHECKS[table]}
     assert suite <= {r.check_name for r in results}
     assert [r.check_name for r in results if not r.passed] == []
     assert all(r.failing_count == 0 for r in results)
@@ -557,9 +559,9 @@ def test_empty_window_passes_every_check_vacuously(clean_db, table, window, inte
 WEEK = (trading_day_window(date(2024, 3, 4))[0], trading_day_window(date(2024, 3, 8))[1])
 
 
-def week_results(db) -> dict[str, quality.CheckResult]:
+def week_results(db) -> dict[str, CheckOutcome]:
     with db.connect() as conn:
-        results = quality.suite_checks(conn, db.dsn(), "price_history", WEEK, asset_key=PH, interval="1d")
+        results = ingestion.suite_checks(conn, db.dsn(), "price_history", WEEK, asset_key=PH, interval="1d")
     return {r.check_name: r for r in results}
 
 
@@ -626,7 +628,7 @@ def test_setting_chooses_the_engine_and_results_match(clean_db, engine_setting, 
         insert(conn, "price_history", [bar("AAA", DAY, 10.5), bar("BBB", DAY, 10.5, volume=-1)])
     engine_setting(engine)
     with clean_db.connect() as conn:
-        checked = quality.suite_checks(conn, clean_db.dsn(), "price_history", WINDOW,
+        checked = ingestion.suite_checks(conn, clean_db.dsn(), "price_history", WINDOW,
                                        asset_key="market/price_history", interval="1d")
     results = {r.check_name: r for r in checked}
     assert {r.details["engine"] for r in results.values()} == {engine or "compiled"}
@@ -636,10 +638,3 @@ def test_setting_chooses_the_engine_and_results_match(clean_db, engine_setting, 
         {"expectation": "expect_column_values_to_be_between", "column": "volume", "unexpected_count": 1,
          "sample": [-1]}]
     assert all(r.passed for name, r in results.items() if name != "value_bounds")
-
-
-def test_invalid_engine_setting_names_the_variable(clean_db, engine_setting):
-    from stockula_pipelines.settings import SettingsError
-
-    with pytest.raises(SettingsError, match="quality_engine"):
-        engine_setting("pandas")

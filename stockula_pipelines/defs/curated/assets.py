@@ -15,7 +15,15 @@ import dagster as dg
 
 from stockula_pipelines.defs.curated.translator import CuratedTranslator
 from stockula_pipelines.defs.quality.results import check_spec, to_check_result
-from stockula_pipelines.lib.models import Model, Project, count_rows, materialize, preview, render_tests, run_tests
+from stockula_pipelines.lib.models import (
+    Model,
+    Project,
+    count_rows,
+    materialize,
+    preview,
+    render_tests,
+    run_tests,
+)
 from stockula_pipelines.lib.quality.results import record_results
 from stockula_pipelines.resources.timescale import TimescaleResource
 

@@ -1,8 +1,8 @@
 """The one translation of the package's checks into Dagster's: specs, results, partition evaluations.
 
-Every asset check of the code location is declared from a :class:`~stockula_pipelines.lib.quality.CheckSpec`
-(:func:`check_spec`, :func:`spec_metadata`) and reports :class:`~stockula_pipelines.lib.quality.CheckOutcome`\\ s
-through :func:`to_check_result`, the only constructor of ``dg.AssetCheckResult`` in the package.
+Every asset check of the code location is declared from a ``lib.quality.CheckSpec`` (:func:`check_spec`,
+:func:`spec_metadata`) and reports its ``lib.quality.CheckOutcome`` objects through :func:`to_check_result`,
+the only constructor of ``dg.AssetCheckResult`` in the package.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Checks of a window the ingestion assets loaded: pure functions over a psycopg connection (no Dagster).
 
-Each function returns :class:`~.results.CheckOutcome`\ s; :func:`~.results.record_results` writes them
+Each function returns :class:`~.results.CheckOutcome` objects; :func:`~.results.record_results` writes them
 to ``quality.data_quality_results`` (one row per check per window). The Dagster asset checks in
-``defs/quality`` only translate these into ``AssetCheckOutcome``\ s.
+``defs/quality`` only translate these into ``AssetCheckResult``s.
 
 * :func:`suite_checks` -- the table's great-expectations suite (``suites.py``), grouped into named
   checks (no_duplicates, ohlc_consistent, value_bounds, null_rate, price_jump_without_split, ...), on

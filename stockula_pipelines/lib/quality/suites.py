@@ -9,7 +9,7 @@ Dagster step process), while GE still validates every configuration (``build_sui
 
 Every expectation carries a check name: a Dagster asset check (and one row of
 ``quality.data_quality_results``) is the group of expectations sharing that name; the checks of each
-table are :class:`~.results.CheckSpec`\ s in :data:`TABLE_CHECKS`.
+table are :class:`~.results.CheckSpec` tuples in :data:`TABLE_CHECKS`.
 
 ``unexpected_rows_expectation`` queries are files of ``sql/`` that reference the validated window as
 ``{batch}``; they may join other tables (the previous bar, ``market.splits``).
