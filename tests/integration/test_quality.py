@@ -340,6 +340,43 @@ def test_blocking_check_stops_downstream_on_real_asset_key(clean_db):
     assert keys == [("2024-03-08",)]
 
 
+def test_a_range_run_records_each_partitions_evaluation_and_rechecks_only_on_failure(clean_db):
+    # The UI reads these per-partition evaluations (Dagster files a range result under no partition).
+    from stockula_pipelines.defs.market_data.assets import price_history, stocks
+    from stockula_pipelines.defs.quality.checks import price_checks
+    from stockula_pipelines.resources.market_data import MarketDataResource
+    from stockula_pipelines.resources.timescale import TimescaleResource
+
+    key = dg.AssetKey(["market", "price_history"])
+    days = ["2024-07-01", "2024-07-02", "2024-07-03"]
+    resources = {"timescale": TimescaleResource(dsn=clean_db.dsn()),
+                 "market_data": MarketDataResource(source="synthetic", universe_size=4)}
+    assets = [stocks, price_history, price_checks(key, intraday=False)]
+    tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
+
+    def evaluations(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+        return {(e.partition, e.check_name): e for e in result.get_asset_check_evaluations() if e.partition}
+
+    assert dg.materialize(assets, selection=["market/stocks"], resources=resources).success
+    clean = evaluations(dg.materialize(assets, selection=["market/price_history"], resources=resources, tags=tags))
+    checks = {c.name for c in TABLE_CHECKS["price_history"]} | {"no_missing_trading_days", "source_coverage"}
+    assert set(clean) == {(d, c) for d in days for c in checks}
+    assert all(e.passed and e.target_materialization_data is not None for e in clean.values())
+    assert {e.metadata["checked_in"].value for e in clean.values()} == {f"range run {days[0]}...{days[-1]}"}
+
+    # Two bars of one day for a symbol the source does not answer for (the load keeps them).
+    day = date.fromisoformat(days[1])
+    with admin(clean_db) as conn:
+        conn.execute("INSERT INTO market.stocks (symbol, name) VALUES ('ZZZ', 'Z Corp')")
+        insert(conn, "price_history", [bar("ZZZ", day, 10.0), bar("ZZZ", day, 10.0, when=trading_day_window(day)[0]
+                                                                    + timedelta(hours=10))])
+    rechecked = evaluations(dg.materialize(assets, selection=["market/price_history"], resources=resources,
+                                           tags=tags, raise_on_error=False))
+    assert {k for k, e in rechecked.items() if not e.passed} == {(days[1], "no_duplicates")}
+    assert rechecked[(days[1], "no_duplicates")].metadata["failing_count"].value == 2
+    assert {e.metadata["checked_in"].value for e in rechecked.values()} == {"this partition"}
+
+
 def test_quarantine_report_lists_open_rows(clean_db):
     from stockula_pipelines.defs.quality.quarantine import quarantine_report
     from stockula_pipelines.resources.timescale import TimescaleResource

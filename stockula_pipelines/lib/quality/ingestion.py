@@ -187,20 +187,10 @@ def latest_ingest_window(
     return (row[0].astimezone(UTC), row[1].astimezone(UTC)), row[2]
 
 
-def run_table_checks(
-    conn: psycopg.Connection,
-    dsn: str,
-    table: str,
-    window: tuple[datetime, datetime] | None,
-    *,
-    asset_key: str,
-    interval: str | None = None,
-    partition_key: str | None = None,
-    run_id: str | None = None,
-    exchange: str = DEFAULT_EXCHANGE,
-    engine: str | None = None,
-    record: bool = True,
-) -> list[CheckOutcome]:
+def run_table_checks(conn: psycopg.Connection, dsn: str, table: str, window: tuple[datetime, datetime] | None, *,
+                     asset_key: str, interval: str | None = None, partition_key: str | None = None,
+                     run_id: str | None = None, exchange: str = DEFAULT_EXCHANGE, engine: str | None = None,
+                     record: bool = True) -> list[CheckOutcome]:
     """Every check of ``table``'s window: the suite, for bars the calendar, for every windowed table
     the source coverage; recorded in data_quality_results unless ``record`` is false."""
     results = suite_checks(conn, dsn, table, window, asset_key=asset_key, interval=interval,
