@@ -31,7 +31,7 @@ from stockula_pipelines.defs.options.assets import option_chains
 from stockula_pipelines.defs.quality.checks import ingestion_checks
 from stockula_pipelines.lib.calendar import trading_days
 from stockula_pipelines.lib.db.migrate import migrate
-from stockula_pipelines.lib.expectations import validate_window
+from stockula_pipelines.lib.quality.engines import validate_window
 from stockula_pipelines.partitions import partition_window
 from stockula_pipelines.resources.market_data import MarketDataResource
 from stockula_pipelines.resources.timescale import TimescaleResource

@@ -24,9 +24,9 @@ import polars as pl
 
 from stockula_pipelines.defs.load_plots import column_schema, plots
 from stockula_pipelines.lib.ingest.loader import LoadResult, load_window
+from stockula_pipelines.lib.quality.rules import RULES, validate
 from stockula_pipelines.lib.sources import MarketDataSource, SourceError
 from stockula_pipelines.lib.sources.fetch import Fetched, fetch_by_symbol
-from stockula_pipelines.lib.validation.ingest import RULES, validate
 from stockula_pipelines.partitions import partition_window
 from stockula_pipelines.resources.market_data import MarketDataResource
 from stockula_pipelines.resources.timescale import TimescaleResource

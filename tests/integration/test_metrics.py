@@ -172,7 +172,7 @@ def _by_name(results) -> dict:
 
 
 def test_derived_checks_pass_on_good_data_and_fail_on_each_defect(clean_db: TestDatabase):
-    from stockula_pipelines.lib.validation import derived
+    from stockula_pipelines.lib.quality import derived
 
     source = _source()
     days = get_calendar().trading_days(date(2024, 3, 1), date(2024, 3, 28))
@@ -215,7 +215,7 @@ def test_derived_checks_pass_on_good_data_and_fail_on_each_defect(clean_db: Test
 
 
 def test_aggregate_check_fails_on_an_inconsistent_bucket(clean_db: TestDatabase):
-    from stockula_pipelines.lib.validation import derived
+    from stockula_pipelines.lib.quality import derived
 
     with clean_db.connect(Role.admin, direct=True) as conn:
         caps = conn.execute("SELECT current_setting('timescaledb.license')").fetchone()[0]

@@ -20,8 +20,7 @@ from conftest import PROJECT_DIR, TestDatabase
 from stockula_pipelines.defs.analytics.assets import price_metrics
 from stockula_pipelines.defs.market_data.assets import price_history, stocks
 from stockula_pipelines.defs.quality.quarantine import resubmit_quarantine_job
-from stockula_pipelines.lib.validation.quality_quarantine import original_window, resubmit
-from stockula_pipelines.partitions import partition_window
+from stockula_pipelines.lib.ingest.resubmit import resubmit
 from stockula_pipelines.resources.market_data import MarketDataResource
 from stockula_pipelines.resources.timescale import TimescaleResource
 from stockula_pipelines.settings import Role
@@ -136,7 +135,7 @@ def test_rows_quarantined_by_a_real_load_are_fixed_resubmitted_and_refresh_the_m
     # From a shell: put the bar back on its day and give it a volume.
     env = dict(os.environ, STOCKULA_DB_NAME=clean_db.name)
     proc = subprocess.run(
-        [sys.executable, "-m", "stockula_pipelines.lib.validation.quality_quarantine", "--id", str(qb3),
+        [sys.executable, "-m", "stockula_pipelines.lib.ingest.resubmit", "--id", str(qb3),
          "--set", f"time={original_time}", "--set", f"date={LAST}", "--set", "volume=2000"],
         cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120,
     )
@@ -179,18 +178,3 @@ def test_rows_quarantined_by_a_real_load_are_fixed_resubmitted_and_refresh_the_m
             (a, date.fromisoformat(MIDDLE), date.fromisoformat(LAST), b, date.fromisoformat(LAST)))}
     assert set(derived) == {(a, MIDDLE), (a, LAST), (b, LAST)}
     assert all(r is not None and adj is not None for r, adj in derived.values()), derived
-
-
-@pytest.mark.parametrize("label", ["2024-07-05", "2024-11-29", "2024-07", "2025-07-07-10:30", "2024-11-29-12:30",
-                                   "2024-07-01...2024-07-09", "2024-01...2024-03"])
-def test_the_original_window_is_the_partitions_own(label: str):
-    # resubmit() stays free of Dagster with a calendar-only window; it must be the partitions' window.
-    first, _, last = label.partition("...")
-    expected = (partition_window(first)[0], partition_window(last or first)[1])
-    assert original_window(label) == expected
-    assert original_window(label, partition_window) == expected
-
-
-def test_an_unreadable_partition_key_validates_without_a_window():
-    assert original_window(None) is None and original_window("") is None
-    assert original_window("not-a-key") is None

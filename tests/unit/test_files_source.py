@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from stockula_pipelines.lib.quality.rules import validate
 from stockula_pipelines.lib.schemas import OPTIONS, PRICE_HISTORY, STOCKS
 from stockula_pipelines.lib.sources.files import FilesSource, FilesSourceError
-from stockula_pipelines.lib.validation import validate
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "files_source"
 MARCH = (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 16, tzinfo=UTC))

@@ -6,18 +6,22 @@ from pathlib import Path
 
 import dagster as dg
 
-from stockula_pipelines.defs.curated import definitions
+from stockula_pipelines.defs.curated import JOB_NAME, definitions
+from stockula_pipelines.defs.curated.translator import CuratedTranslator
 from stockula_pipelines.resources.timescale import TimescaleResource
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
-def _graph():
-    defs = dg.Definitions.merge(
-        definitions(PROJECT_DIR / "dbt_like_models"),
+def _defs(translator: CuratedTranslator | None = None) -> dg.Definitions:
+    return dg.Definitions.merge(
+        definitions(PROJECT_DIR / "dbt_like_models", translator),
         dg.Definitions(resources={"timescale": TimescaleResource(dsn="postgresql://unused@127.0.0.1:1/x")}),
     )
-    return defs.resolve_asset_graph()
+
+
+def _graph(translator: CuratedTranslator | None = None):
+    return _defs(translator).resolve_asset_graph()
 
 
 def _parents(graph, *path: str) -> set[tuple[str, ...]]:
@@ -62,3 +66,40 @@ def test_every_yml_test_is_an_asset_check_with_blocking_keys():
     specs = {s.name: s for s in graph.assets_defs_for_keys([dg.AssetKey(["curated", "adjusted_daily_bars"])])[0].check_specs}
     assert specs["unique_symbol_trading_date"].blocking and specs["not_null_symbol"].blocking
     assert not specs["relationships_symbol"].blocking and not specs["volatility_non_negative"].blocking
+
+
+class WarehouseTranslator(CuratedTranslator):
+    """Another naming scheme: keys under ``warehouse/``, staging and marts in groups of their own."""
+
+    def get_asset_key(self, model):
+        return dg.AssetKey(["warehouse", model.name])
+
+    def get_group_name(self, model):
+        return "marts" if model.sql_path.parent.name == "marts" else "staging"
+
+
+def test_a_translator_subclass_renames_and_regroups_the_assets_and_their_deps():
+    defs = _defs(WarehouseTranslator())
+    graph = defs.resolve_asset_graph()
+    models = {p.stem for p in (PROJECT_DIR / "dbt_like_models").rglob("*.sql")}
+    built = {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
+    assert built == {dg.AssetKey(["warehouse", m]) for m in models}
+    assert graph.get(dg.AssetKey(["warehouse", "adjusted_daily_bars"])).group_name == "marts"
+    assert graph.get(dg.AssetKey(["warehouse", "stg_stocks"])).group_name == "staging"
+    # Models that read models depend on the new keys; raw tables and their fillers keep theirs.
+    assert _parents(graph, "warehouse", "market_summary_daily") == {("warehouse", "adjusted_daily_bars")}
+    assert _parents(graph, "warehouse", "options_surface") == {
+        ("warehouse", "stg_options"), ("warehouse", "stg_price_history"), ("warehouse", "stg_stocks")}
+    assert _parents(graph, "warehouse", "stg_price_history") == {
+        ("market", "price_history"), ("analytics", "price_metrics")}
+    # The .yml tests follow their models, and the job rebuilds the renamed assets.
+    assert dg.AssetCheckKey(dg.AssetKey(["warehouse", "market_summary_daily"]), "unique_trading_date") in (
+        graph.asset_check_keys)
+    job = defs.resolve_job_def(JOB_NAME)
+    assert set(job.asset_layer.executable_asset_keys) == built
+
+
+def test_check_specs_show_severity_and_test_kind():
+    specs = {s.name: s for s in _graph().assets_defs_for_keys(
+        [dg.AssetKey(["curated", "options_surface"])])[0].check_specs}
+    assert specs["accepted_values_option_type"].metadata == {"severity": "ERROR", "test": "accepted_values"}

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from stockula_pipelines.lib.expectations import TABLE_CHECKS, Expect, suite_spec, validate_window
-from stockula_pipelines.lib.expectations.compiled import UnsupportedExpectation, _render, _statements
-from stockula_pipelines.lib.expectations.suites import PRICE_MAX
+from stockula_pipelines.lib.quality.compiled import UnsupportedExpectation, _render, _statements
+from stockula_pipelines.lib.quality.engines import validate_window
+from stockula_pipelines.lib.quality.suites import PRICE_MAX, TABLE_CHECKS, Expect, suite_spec
 
 WINDOW = (datetime(2024, 3, 8, 5, tzinfo=UTC), datetime(2024, 3, 9, 5, tzinfo=UTC))
 
@@ -44,3 +44,15 @@ def test_unknown_engine_is_refused_before_any_connection():
 def test_injection_shaped_interval_is_refused():
     with pytest.raises(ValueError, match="interval"):
         validate_window(None, "", "price_history", WINDOW, interval="1d' OR '1'='1")  # type: ignore[arg-type]
+
+
+def test_invalid_engine_setting_names_the_variable(monkeypatch):
+    from stockula_pipelines.settings import SettingsError, reload_settings
+
+    monkeypatch.setenv("STOCKULA_QUALITY_ENGINE", "pandas")
+    try:
+        with pytest.raises(SettingsError, match="quality_engine"):
+            reload_settings()
+    finally:
+        monkeypatch.delenv("STOCKULA_QUALITY_ENGINE")
+        reload_settings()

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from stockula_pipelines.lib.validation.quality_freshness import evaluate_freshness
+from stockula_pipelines.lib.quality.freshness import evaluate_freshness
 
 
 def utc(*args) -> datetime:

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from stockula_pipelines.lib.expectations import TABLE_CHECKS, build_suite, window_query
-from stockula_pipelines.lib.validation.quality_quarantine import rows_to_frame
+from stockula_pipelines.lib.quality.suites import TABLE_CHECKS, build_suite
+from stockula_pipelines.lib.quality.windows import window_query
 
 WINDOW = (datetime(2024, 3, 8, 5, tzinfo=UTC), datetime(2024, 3, 9, 5, tzinfo=UTC))
 
@@ -44,14 +44,3 @@ def test_every_expectation_belongs_to_a_declared_check(table):
     declared = {c.name for c in TABLE_CHECKS[table]}
     used = {e.meta["check"] for e in suite.expectations}
     assert used == declared
-
-
-def test_quarantined_row_data_round_trips_to_a_frame():
-    frame = rows_to_frame("price_history", [{
-        "time": "2024-03-08T05:00:00+00:00", "symbol": "AAPL", "interval": "1d", "date": "2024-03-08",
-        "open_price": 10, "high_price": 11.5, "low_price": 9.5, "close_price": 11.0, "volume": 1000,
-        "source": "synthetic",
-    }])
-    row = frame.row(0, named=True)
-    assert row["time"] == WINDOW[0] and row["volume"] == 1000 and row["open_price"] == 10.0
-    assert str(frame.schema["time"]) == "Datetime(time_unit='us', time_zone='UTC')"

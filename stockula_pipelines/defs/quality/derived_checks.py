@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from stockula_pipelines.defs.quality.checks import to_check_result
-from stockula_pipelines.lib.validation import derived
-from stockula_pipelines.lib.validation.quality import record_results
+from stockula_pipelines.defs.quality.results import check_spec, spec_metadata, to_check_result
+from stockula_pipelines.lib.quality import derived
+from stockula_pipelines.lib.quality.results import CheckSpec, record_results
 from stockula_pipelines.resources.timescale import TimescaleResource
 
 PRICE_METRICS = dg.AssetKey(["analytics", "price_metrics"])
@@ -20,11 +20,9 @@ VOLUME_AGGREGATES = ("market_volume_hourly", "options_calls_volume_daily", "opti
                      "options_volume_daily")
 
 
-def _window_checks(key: dg.AssetKey, target: str, checks: tuple[derived.DerivedCheck, ...]):
+def _window_checks(key: dg.AssetKey, target: str, checks: tuple[CheckSpec, ...]):
     @dg.multi_asset_check(
-        name=f"{'_'.join(key.path)}_quality",
-        specs=[dg.AssetCheckSpec(c.name, asset=key, blocking=c.blocking, description=c.description) for c in checks],
-        can_subset=False,
+        name=f"{'_'.join(key.path)}_quality", specs=[check_spec(key, c) for c in checks], can_subset=False,
     )
     def _check(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> Iterator[dg.AssetCheckResult]:
         with timescale.connection() as conn:
@@ -38,10 +36,10 @@ def _window_checks(key: dg.AssetKey, target: str, checks: tuple[derived.DerivedC
 
 def _aggregate_check(name: str, *, ohlc: bool):
     key = dg.AssetKey(["aggregates", name])
-    check_name = "ohlc_consistent" if ohlc else "volume_non_negative"
+    spec = derived.AGGREGATE_OHLC if ohlc else derived.AGGREGATE_VOLUME
 
-    @dg.asset_check(asset=key, name=check_name, blocking=True,
-                    description="OHLC consistent and volume >= 0 in every bucket" if ohlc else "volume >= 0")
+    @dg.asset_check(asset=key, name=spec.name, blocking=spec.blocking, description=spec.description,
+                    metadata=spec_metadata(spec))
     def _check(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> dg.AssetCheckResult:
         with timescale.connection() as conn:
             results = derived.run_aggregate_checks(conn, key.to_user_string(), ("aggregates", name), ohlc=ohlc)

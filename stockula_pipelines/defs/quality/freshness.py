@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from stockula_pipelines.automation import default_status
-from stockula_pipelines.defs.quality.checks import to_check_result
-from stockula_pipelines.lib.validation.quality import record_results
-from stockula_pipelines.lib.validation.quality_freshness import check_freshness
+from stockula_pipelines.defs.quality.results import spec_metadata, to_check_result
+from stockula_pipelines.lib.quality.freshness import FRESHNESS, check_freshness
+from stockula_pipelines.lib.quality.results import record_results
+from stockula_pipelines.partitions import EXCHANGE_TZ
 from stockula_pipelines.resources.timescale import TimescaleResource
 from stockula_pipelines.settings import get_settings
 
@@ -24,11 +25,8 @@ TARGETS = {
 
 
 def freshness_check(key: dg.AssetKey, target: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=key, name="freshness",
-        description="The latest completed session of the exchange calendar is loaded (weekends and "
-                    "holidays are not gaps).",
-    )
+    @dg.asset_check(asset=key, name=FRESHNESS.name, blocking=FRESHNESS.blocking, description=FRESHNESS.description,
+                    metadata=spec_metadata(FRESHNESS))
     def _check(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> dg.AssetCheckResult:
         settings = get_settings()
         with timescale.connection() as conn:
@@ -46,13 +44,13 @@ def freshness_checks() -> list[dg.AssetChecksDefinition]:
 
 freshness_job = dg.define_asset_job(
     "freshness_checks_job",
-    selection=dg.AssetSelection.checks(*(dg.AssetCheckKey(k, "freshness") for k in TARGETS)),
+    selection=dg.AssetSelection.checks(*(dg.AssetCheckKey(k, FRESHNESS.name) for k in TARGETS)),
     description="Evaluate the freshness checks of the price and options assets.",
 )
 
 freshness_schedule = dg.ScheduleDefinition(
     name="freshness_checks_schedule", job=freshness_job, cron_schedule="15 * * * *",
-    execution_timezone="America/New_York",
+    execution_timezone=EXCHANGE_TZ,
     description="Hourly: are the latest completed sessions loaded?",
     default_status=default_status(),
 )

@@ -4,7 +4,8 @@
 import dagster as dg
 
 from stockula_pipelines.automation import after_upstream_loads
-from stockula_pipelines.lib.validation.quality_quarantine import open_summary, parse_value, resubmit
+from stockula_pipelines.lib.ingest.resubmit import parse_value, resubmit
+from stockula_pipelines.lib.quality.quarantine import open_summary
 from stockula_pipelines.partitions import partition_window
 from stockula_pipelines.resources.timescale import TimescaleResource
 
@@ -40,7 +41,7 @@ def quarantine_report(timescale: TimescaleResource) -> dg.MaterializeResult:
             "Fix the cause, then launch `resubmit_quarantine_job` with op config "
             "`{ids: [...]}` or `{table, rule, symbol}` (fix values first with `patch: {volume: '1000'}` or "
             "`fixes: [{id: N, set: {volume: '1000'}}]`), or run "
-            "`python -m stockula_pipelines.lib.validation.quality_quarantine --id N --set volume=1000`."),
+            "`python -m stockula_pipelines.lib.ingest.resubmit --id N --set volume=1000`."),
     })
 
 

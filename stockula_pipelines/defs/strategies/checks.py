@@ -4,17 +4,16 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from stockula_pipelines.defs.quality.checks import to_check_result
+from stockula_pipelines.defs.quality.results import check_spec, to_check_result
 from stockula_pipelines.defs.strategies.assets import KEY
+from stockula_pipelines.lib.quality.results import record_results
 from stockula_pipelines.lib.strategies.checks import STRATEGY_CHECKS, run_strategy_checks
-from stockula_pipelines.lib.validation.quality import record_results
 from stockula_pipelines.resources.timescale import TimescaleResource
 
 
 @dg.multi_asset_check(
     name="analytics_strategy_performance_quality",
-    specs=[dg.AssetCheckSpec(c.name, asset=KEY, blocking=c.blocking, description=c.description)
-           for c in STRATEGY_CHECKS],
+    specs=[check_spec(KEY, c) for c in STRATEGY_CHECKS],
     can_subset=False,
 )
 def strategy_performance_checks(context: dg.AssetCheckExecutionContext,

@@ -17,6 +17,7 @@ from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.lib.models.errors import ModelColumnsError
 from stockula_pipelines.lib.models.project import SCHEMA, Model, Project
 from stockula_pipelines.lib.models.render import RenderedTest, relation, render_tests
+from stockula_pipelines.lib.quality.results import CheckOutcome, Markdown
 
 _SQL = SqlFiles(__file__)
 
@@ -91,6 +92,15 @@ class TestResult:
     @property
     def passed(self) -> bool:
         return self.failing == 0
+
+    def outcome(self, asset_key: str) -> CheckOutcome:
+        """This run of the test as an outcome of the model's check (the whole relation, no window):
+        Dagster shows the failing rows, the test and its query."""
+        test = self.rendered.describe()
+        query = Markdown(f"```sql\n{self.rendered.query.as_string(None)}\n```")
+        return CheckOutcome.of(self.rendered.spec, asset_key, passed=self.passed, failing_count=self.failing,
+                               details={"test": test},
+                               shown={"failing_rows": self.failing, "test": test, "query": query})
 
 
 def _relkind(conn: psycopg.Connection, name: str) -> str | None:

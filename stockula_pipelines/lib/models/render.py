@@ -9,6 +9,7 @@ from psycopg import sql
 from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.lib.models.project import Model
 from stockula_pipelines.lib.models.spec import TestSpec
+from stockula_pipelines.lib.quality.results import CheckSpec
 
 _SQL = SqlFiles(__file__)
 
@@ -57,6 +58,13 @@ class RenderedTest:
             "expression": f": {t.sql}",
         }[t.kind]
         return f"{t.kind} {target}{detail} [{t.severity}{', blocking' if t.blocking else ''}]"
+
+    @property
+    def spec(self) -> CheckSpec:
+        """The test as the check it is in Dagster and in ``quality.data_quality_results``."""
+        t = self.test
+        return CheckSpec(t.name, self.describe(), severity=t.severity.upper(), blocking=t.blocking,
+                         metadata={"test": t.kind})
 
 
 def render_test(model: Model, test: TestSpec) -> RenderedTest:

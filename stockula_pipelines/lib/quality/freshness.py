@@ -15,13 +15,21 @@ from psycopg import sql
 
 from stockula_pipelines.lib.calendar import DEFAULT_EXCHANGE, get_calendar
 
-from .quality import CheckResult, load_sql
+from .results import CheckOutcome, CheckSpec
 
 # How far back the latest-date query looks: older than this is stale whatever the exact date.
 LOOKBACK = timedelta(days=45)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# target -> (table, description); the daily/intraday targets share market.price_history.
+FRESHNESS = CheckSpec("freshness", "The latest completed session of the exchange calendar is loaded (weekends "
+                      "and holidays are not gaps).", severity="WARN", blocking=False)
+
+# Latest trading date with bars of one interval; the lower bound lets TimescaleDB skip old chunks.
+_LATEST_PRICE_DATE = "SELECT max(date) FROM market.price_history WHERE interval = %(interval)s AND time >= %(since)s"
+# Latest option snapshot date of {table} (an Identifier); the bound lets TimescaleDB skip old chunks.
+_LATEST_SNAPSHOT_DATE = "SELECT max(snapshot_date) FROM {table} WHERE time >= %(since)s"
+
+# target -> what it is; the daily/intraday targets share market.price_history.
 FRESHNESS_TARGETS = {
     "price_history": "market.price_history daily bars (interval 1d)",
     "price_history_intraday": "market.price_history intraday bars",
@@ -66,9 +74,9 @@ def latest_session(conn: psycopg.Connection, target: str, now: datetime, *, intr
     """
     if target in ("price_history", "price_history_intraday"):
         interval = "1d" if target == "price_history" else intraday_interval
-        query, params = load_sql("select_latest_price_date.sql"), {"interval": interval}
+        query, params = sql.SQL(_LATEST_PRICE_DATE), {"interval": interval}
     elif target in ("options_calls", "options_puts"):
-        query = load_sql("select_latest_snapshot_date.sql").format(table=sql.Identifier("market", target))
+        query = sql.SQL(_LATEST_SNAPSHOT_DATE).format(table=sql.Identifier("market", target))
         params = {}
     else:
         raise ValueError(f"no freshness rule for {target!r}; known: {', '.join(FRESHNESS_TARGETS)}")
@@ -87,16 +95,15 @@ def check_freshness(
     asset_key: str,
     exchange: str = DEFAULT_EXCHANGE,
     intraday_interval: str = "5m",
-    severity: str = "WARN",
-) -> CheckResult:
+    check: CheckSpec = FRESHNESS,
+) -> CheckOutcome:
     latest = latest_session(conn, target, now, intraday_interval=intraday_interval)
     state = evaluate_freshness(latest, now, exchange)
-    return CheckResult(
-        asset_key=asset_key, check_name="freshness", severity=severity, blocking=False, passed=state.fresh,
+    return CheckOutcome.of(
+        check, asset_key, passed=state.fresh,
         failing_count=state.sessions_behind, observed_value=float(state.sessions_behind),
         details={"expected_session": state.expected_session.isoformat(),
                  "latest_session": latest.isoformat() if latest else None,
                  "now": now.isoformat(), "exchange": exchange,
                  "message": state.describe(FRESHNESS_TARGETS[target])},
-        description="The latest completed session of the exchange calendar is loaded.",
     )

@@ -42,11 +42,12 @@ counts under both).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import polars as pl
 
 from stockula_pipelines.lib.schemas import TABLES, UTC_TS, conform
+from stockula_pipelines.lib.windows import utc_window
 
 SYMBOL_PATTERN = r"^[A-Z0-9.\-^=]{1,20}$"
 
@@ -100,12 +101,6 @@ def _blank(name: str) -> pl.Expr:
     return pl.col(name).is_null() | (pl.col(name).str.strip_chars() == "")
 
 
-def _utc(value: datetime, label: str) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"validation window {label} {value.isoformat()} is naive; pass a tz-aware datetime")
-    return value.astimezone(UTC)
-
-
 def _rules(table: str, key: tuple[str, ...], window, known_symbols) -> list[tuple[str, pl.Expr, pl.Expr]]:
     """(name, failed, message) triples in the documented order, for the rules that apply to ``table``."""
     is_options = table.startswith("options_")
@@ -122,7 +117,7 @@ def _rules(table: str, key: tuple[str, ...], window, known_symbols) -> list[tupl
         rules.append(("unknown_symbol", ~pl.col("symbol").is_in(sorted(known_symbols)),
                       pl.format("symbol {} is not in the stock universe", _v("symbol"))))
     if window is not None and "time" in key:
-        start, end = _utc(window[0], "start"), _utc(window[1], "end")
+        start, end = utc_window(window, what=f"validation of {table}")
         rules.append(("outside_window", ~((pl.col("time") >= start) & (pl.col("time") < end)),
                       pl.format("time {} outside [{}, {})",
                                 pl.col("time").dt.to_string("%Y-%m-%dT%H:%M:%SZ").fill_null("null"),

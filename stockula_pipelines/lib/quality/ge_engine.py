@@ -5,7 +5,7 @@ a context and a datasource (an SQLAlchemy engine with its pool) costs far more t
 small window, so both live for the whole process; each window adds a throw-away query asset that is
 removed again after validation. Suites are built once per table.
 
-This engine is the reference the compiled engine (``compiled``) is tested against; it costs a fixed
+This engine is the reference the compiled engine (``compiled.py``) is tested against; it costs a fixed
 ~0.2-0.6 s per window in GE's metric graph, plus seconds to import great_expectations.
 """
 
@@ -17,7 +17,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from .outcome import SAMPLE_ROWS, ExpectationOutcome, SuiteOutcome, column_label, jsonable
+from .engines import SAMPLE_ROWS, ExpectationOutcome, SuiteOutcome, column_label, jsonable
 from .suites import build_suite
 from .windows import is_intraday, window_query
 

@@ -1,6 +1,6 @@
 """The rows a suite validates: one table's window, as SQL for either engine.
 
-The query files in ``sql/`` carry ``{start}``, ``{end}``, ``{interval}`` and ``{table}`` slots.
+The queries below carry ``{start}``, ``{end}``, ``{interval}`` and ``{table}`` slots.
 
 * :func:`window_select` fills them with *placeholders*: the compiled engine runs the statement on our
   own psycopg connection with :func:`window_values` bound as parameters.
@@ -13,61 +13,57 @@ The query files in ``sql/`` carry ``{start}``, ``{end}``, ``{interval}`` and ``{
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from psycopg import sql
 
-_SQL_DIR = Path(__file__).resolve().parent / "sql"
+from stockula_pipelines.lib.windows import Window, utc_window
+
 INTERVALS = frozenset({"1m", "2m", "5m", "15m", "30m", "60m", "90m", "1h", "1d", "5d", "1wk", "1mo"})
 DAILY_INTERVALS = frozenset({"1d", "5d", "1wk", "1mo"})
 OPTION_TABLES = frozenset({"options_calls", "options_puts"})
 CORPORATE_ACTION_TABLES = frozenset({"dividends", "splits"})
 
-Window = tuple[datetime, datetime]
 
 
 def check_window(table: str, window: Window) -> Window:
-    """``window`` as UTC datetimes, or ValueError naming the table and the broken rule."""
-    start, end = window
-    for label, value in (("start", start), ("end", end)):
-        if not isinstance(value, datetime) or value.utcoffset() is None:
-            raise ValueError(f"{table}: window {label} {value!r} must be a tz-aware datetime (rule: aware_window)")
-    if not start < end:
-        raise ValueError(f"{table}: window start {start.isoformat()} is not before end {end.isoformat()}")
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-@cache
-def template(name: str) -> str:
-    """A query file of ``sql/`` without its comment lines: GE requires query assets to start with SELECT,
-    and pasted into a subquery a trailing ``--`` comment would swallow the closing parenthesis (and a
-    ``{batch}`` in a comment would be replaced too)."""
-    text = (_SQL_DIR / name).read_text(encoding="utf-8")
-    return "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("--")).strip()
+    """``window`` as UTC datetimes, or ValueError (:class:`~stockula_pipelines.lib.windows.WindowError`)
+    naming the table and the broken rule."""
+    return utc_window(window, what=table)
 
 
 def is_intraday(table: str, interval: str | None) -> bool:
     return table == "price_history" and interval not in DAILY_INTERVALS
 
 
-def _query_file(table: str) -> str:
+# Reference data has no window: the whole (small) table is one batch.
+_STOCKS = "SELECT symbol, name, sector, market_cap FROM market.stocks"
+# One interval's bars of one window.
+_PRICE_HISTORY = """SELECT symbol, interval, time, date, open_price, high_price, low_price, close_price, volume
+FROM market.price_history WHERE time >= {start} AND time < {end} AND interval = {interval}"""
+# One snapshot window of an options table.
+_OPTIONS = """SELECT symbol, contract_symbol, time, snapshot_date, expiration_date, strike, bid, ask,
+       source_implied_volatility, underlying_price, implied_volatility, delta, gamma, vega
+FROM {table} WHERE time >= {start} AND time < {end}"""
+# One window of market.dividends or market.splits.
+_CORPORATE_ACTIONS = "SELECT * FROM {table} WHERE time >= {start} AND time < {end}"
+
+
+def _query(table: str) -> str:
     if table == "stocks":
-        return "select_stocks.sql"
+        return _STOCKS
     if table == "price_history":
-        return "select_price_history_window.sql"
+        return _PRICE_HISTORY
     if table in OPTION_TABLES:
-        return "select_options_window.sql"
+        return _OPTIONS
     if table in CORPORATE_ACTION_TABLES:
-        return "select_corporate_action_window.sql"
+        return _CORPORATE_ACTIONS
     raise ValueError(f"no window query for table {table!r}")
 
 
 def window_values(table: str, window: Window | None, interval: str | None = None) -> dict[str, Any]:
     """The checked values of ``table``'s query slots, or ValueError naming the table and the rule."""
-    _query_file(table)
+    _query(table)
     if table == "stocks":
         return {}
     if window is None:
@@ -81,7 +77,7 @@ def window_values(table: str, window: Window | None, interval: str | None = None
 
 
 def _fill(table: str, slot) -> sql.Composed:
-    text = template(_query_file(table))
+    text = _query(table)
     slots: dict[str, sql.Composable] = {k: slot(k) for k in ("start", "end", "interval") if f"{{{k}}}" in text}
     if "{table}" in text:
         slots["table"] = sql.Identifier("market", table)

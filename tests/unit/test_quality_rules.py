@@ -1,4 +1,4 @@
-"""lib/validation/ingest.py: one test per rule, plus the shape of the quarantine frame."""
+"""lib/quality/rules.py: one test per rule, plus the shape of the quarantine frame."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 import polars as pl
 import pytest
 
+from stockula_pipelines.lib.quality.rules import REJECTED_SCHEMA, RULES, validate
 from stockula_pipelines.lib.schemas import conform
-from stockula_pipelines.lib.validation import REJECTED_SCHEMA, RULES, validate
 
 T0 = datetime(2024, 3, 5, 5, tzinfo=UTC)
 WINDOW = (datetime(2024, 3, 5, tzinfo=UTC), datetime(2024, 3, 6, tzinfo=UTC))

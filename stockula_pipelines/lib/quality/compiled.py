@@ -33,7 +33,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from .outcome import SAMPLE_ROWS, ExpectationOutcome, SuiteOutcome, column_label, jsonable
+from .engines import SAMPLE_ROWS, ExpectationOutcome, SuiteOutcome, column_label, jsonable
 from .suites import Expect, suite_name, suite_spec
 from .windows import is_intraday, window_select, window_values
 

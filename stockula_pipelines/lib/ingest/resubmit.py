@@ -1,14 +1,16 @@
-"""Acting on the quarantine: what is open, and fixing and re-submitting rows once the cause is fixed.
+"""Fixing and re-submitting quarantined rows once the cause is fixed: a load into the market tables.
 
 :func:`resubmit` takes open quarantined rows, applies an optional fix to their stored ``row_data``
 (``patch`` for every selected row, ``fixes`` per quarantine id), re-validates each row with the ingest
-rules (:func:`stockula_pipelines.lib.validation.ingest.validate`) against the window of the load that
+rules (:func:`stockula_pipelines.lib.quality.rules.validate`) against the window of the load that
 quarantined it, upserts the rows that now pass through the loader's staged upsert and marks them
 resolved; rows that still fail stay open with the rule(s) they still break. Everything happens in one
 transaction, so a failure leaves both the table and the quarantine as they were.
 
-    python -m stockula_pipelines.lib.validation.quality_quarantine --id 42 --set volume=1000
-    python -m stockula_pipelines.lib.validation.quality_quarantine --rule low_above_high --symbol AAPL
+    python -m stockula_pipelines.lib.ingest.resubmit --id 42 --set volume=1000
+    python -m stockula_pipelines.lib.ingest.resubmit --rule low_above_high --symbol AAPL
+
+The report of what is open lives with the other quality code (``lib/quality/quarantine.py``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,12 @@ import psycopg
 
 from stockula_pipelines.lib import schemas
 from stockula_pipelines.lib.calendar import DEFAULT_EXCHANGE, get_calendar
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
+from stockula_pipelines.lib.quality.rules import validate
 
-from .quality import load_sql
+from .upsert import upsert
+
+_SQL = SqlFiles(__file__)
 
 RESOLUTION = "resubmitted"
 RESUBMIT_SOURCE = "quarantine_resubmit"
@@ -159,16 +165,13 @@ def resubmit(
     that row; the ids of ``fixes`` are selected too. At least one filter is required, so a bare call
     cannot replay the whole quarantine by accident. ``window_of`` maps a partition key to its window.
     """
-    from stockula_pipelines.lib.ingest import upsert
-    from stockula_pipelines.lib.validation.ingest import validate
-
     fixes = {int(k): dict(v) for k, v in (fixes or {}).items()}
     wanted = sorted(set(ids or ()) | set(fixes))
     if not wanted and table is None and rule is None and symbol is None:
         raise ValueError("resubmit: pass quarantine ids or a table/rule/symbol filter")
     result = ResubmitResult()
     with conn.transaction():
-        selected = conn.execute(load_sql("select_open_quarantine.sql"), {
+        selected = conn.execute(_SQL("select_open_quarantine"), {
             "ids": wanted or None, "table": table, "rule": rule, "symbol": symbol,
         }).fetchall()
         result.selected = len(selected)
@@ -224,10 +227,10 @@ def resubmit(
             result.by_table[table_name] = rows.height
         if resolved:
             result.resubmitted_ids = sorted(qid for qid, _ in resolved)
-            conn.execute(load_sql("update_quarantine_resolved.sql"),
+            conn.execute(_SQL("update_quarantine_resolved"),
                          {"ids": [q for q, _ in resolved], "resolutions": [r for _, r in resolved]})
         if failed:
-            conn.execute(load_sql("update_quarantine_still_failing.sql"), {
+            conn.execute(_SQL("update_quarantine_still_failing"), {
                 "ids": [f["id"] for f in failed], "rules": [f["rule"] for f in failed],
                 "details": [f["detail"] for f in failed], "rows": [f["row"] for f in failed]})
     return result
@@ -237,14 +240,6 @@ def _resolution(fix: Mapping[str, object]) -> str:
     if not fix:
         return RESOLUTION
     return f"{RESOLUTION} with " + ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in sorted(fix.items()))
-
-
-def open_summary(conn: psycopg.Connection, limit: int = 200) -> tuple[list[dict], dict[str, int]]:
-    """Open quarantine grouped by table/rule/symbol/trading day (largest first) and overall totals."""
-    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        groups = cur.execute(load_sql("select_quarantine_summary.sql"), {"limit": limit}).fetchall()
-        totals = cur.execute(load_sql("select_quarantine_totals.sql")).fetchone() or {}
-    return groups, {k: int(v or 0) for k, v in totals.items()}
 
 
 def parse_assignments(pairs: Sequence[str]) -> dict[str, object]:

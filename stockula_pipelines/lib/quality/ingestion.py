@@ -1,62 +1,34 @@
-"""Data-quality checks of a loaded window: pure functions over a psycopg connection (no Dagster).
+"""Checks of a window the ingestion assets loaded: pure functions over a psycopg connection (no Dagster).
 
-Each function returns :class:`CheckResult`s; :func:`record_results` writes them to
-``quality.data_quality_results`` (one row per check per window). The Dagster asset checks in
+Each function returns :class:`~.results.CheckOutcome` objects; :func:`~.results.record_results` writes them
+to ``quality.data_quality_results`` (one row per check per window). The Dagster asset checks in
 ``defs/quality`` only translate these into ``AssetCheckResult``s.
 
-* :func:`suite_checks` -- the table's great-expectations suite (``lib/expectations``), grouped into
-  named checks (no_duplicates, ohlc_consistent, value_bounds, null_rate, price_jump_without_split, ...),
-  on the engine ``STOCKULA_QUALITY_ENGINE`` names (compiled SQL by default, or GE's validator).
+* :func:`suite_checks` -- the table's great-expectations suite (``suites.py``), grouped into named
+  checks (no_duplicates, ohlc_consistent, value_bounds, null_rate, price_jump_without_split, ...), on
+  the engine ``STOCKULA_QUALITY_ENGINE`` names (compiled SQL by default, or GE's validator).
 * :func:`missing_trading_days` -- needs the exchange calendar, so it is plain SQL + Python.
+* :func:`source_coverage` -- the symbols the source left out, from ``ops.ingest_log``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from stockula_pipelines.lib.calendar import DEFAULT_EXCHANGE, get_calendar
-from stockula_pipelines.lib.expectations import validate_window
-from stockula_pipelines.lib.expectations.suites import MISSING_DAYS, SOURCE_COVERAGE, TABLE_CHECKS, CheckDef
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
 from stockula_pipelines.settings import get_settings
 
-_SQL_DIR = Path(__file__).resolve().parent / "sql"
+from .engines import validate_window
+from .results import CheckOutcome, CheckSpec, record_results
+from .suites import MISSING_DAYS, SOURCE_COVERAGE, TABLE_CHECKS
+
+_SQL = SqlFiles(__file__)
 SAMPLE_SYMBOLS = 20
-
-
-@cache
-def load_sql(name: str) -> sql.SQL:
-    return sql.SQL((_SQL_DIR / name).read_text(encoding="utf-8").strip())  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    asset_key: str  # "market/price_history"
-    check_name: str
-    severity: str  # 'ERROR' | 'WARN'
-    blocking: bool
-    passed: bool
-    window: tuple[datetime, datetime] | None = None
-    partition_key: str | None = None
-    failing_count: int = 0
-    total_count: int | None = None
-    observed_value: float | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    description: str = ""
-
-    @property
-    def summary(self) -> str:
-        state = "passed" if self.passed else f"FAILED ({self.failing_count} failing)"
-        where = f" window {self.window[0].isoformat()}..{self.window[1].isoformat()}" if self.window else ""
-        return f"{self.asset_key} {self.check_name} [{self.severity}]{where}: {state}"
 
 
 def _window_text(window: tuple[datetime, datetime] | None) -> str:
@@ -73,7 +45,7 @@ def suite_checks(
     interval: str | None = None,
     partition_key: str | None = None,
     engine: str | None = None,
-) -> list[CheckResult]:
+) -> list[CheckOutcome]:
     """Run ``table``'s suite over ``window`` and return one result per check of the suite.
 
     ``engine`` defaults to the ``quality_engine`` setting. The compiled engine runs on ``conn``; GE
@@ -99,11 +71,9 @@ def suite_checks(
             "engine": outcome.engine,
             "suite_seconds": round(outcome.seconds, 4),
         }
-        results.append(CheckResult(
-            asset_key=asset_key, check_name=check.name, severity=check.severity, blocking=check.blocking,
-            passed=not failed, window=window, partition_key=partition_key, failing_count=failing,
+        results.append(CheckOutcome.of(
+            check, asset_key, passed=not failed, window=window, partition_key=partition_key, failing_count=failing,
             total_count=total, observed_value=(failing / total) if total else None, details=details,
-            description=check.description,
         ))
     return results
 
@@ -125,8 +95,8 @@ def missing_trading_days(
     partition_key: str | None = None,
     expected_symbols: Sequence[str] | None = None,
     exchange: str = DEFAULT_EXCHANGE,
-    check: CheckDef = MISSING_DAYS,
-) -> CheckResult:
+    check: CheckSpec = MISSING_DAYS,
+) -> CheckOutcome:
     """Bars of ``interval`` in ``window``: every expected symbol on every trading day of the window,
     and no session skipped between a symbol's previous bar and the window.
 
@@ -138,9 +108,9 @@ def missing_trading_days(
     start, end = window
     params = {"interval": interval, "start": start, "end": end}
     if expected_symbols is None:
-        row = conn.execute(load_sql("select_expected_symbols.sql"), params).fetchone()
+        row = conn.execute(_SQL("select_expected_symbols"), params).fetchone()
         expected_symbols = list(row[0]) if row and row[0] else []
-    rows = conn.execute(load_sql("select_previous_bars.sql"), params).fetchall()
+    rows = conn.execute(_SQL("select_previous_bars"), params).fetchall()
     days = _window_days(window, exchange)
     missing_symbols = sorted(set(expected_symbols) - {r[0] for r in rows}) if days else []
     gaps: dict[str, list[str]] = {}
@@ -175,11 +145,9 @@ def missing_trading_days(
         why = (f"no {interval} bar on {label}" if missing_symbols
                else f"session(s) {', '.join(gaps[first][:3])} missing")
         details["message"] = f"{asset_key}: symbol {first}: {why} (rule: {check.name})"
-    return CheckResult(
-        asset_key=asset_key, check_name=check.name, severity=check.severity, blocking=check.blocking,
-        passed=failing == 0, window=window, partition_key=partition_key, failing_count=failing,
+    return CheckOutcome.of(
+        check, asset_key, passed=failing == 0, window=window, partition_key=partition_key, failing_count=failing,
         total_count=total, observed_value=(failing / total) if total else 0.0, details=details,
-        description=check.description,
     )
 
 
@@ -191,10 +159,10 @@ def source_coverage(
     asset_key: str,
     interval: str | None = None,
     partition_key: str | None = None,
-    check: CheckDef = SOURCE_COVERAGE,
-) -> CheckResult:
+    check: CheckSpec = SOURCE_COVERAGE,
+) -> CheckOutcome:
     """Which symbols the latest load of each window in ``window`` had to leave as they were."""
-    row = conn.execute(load_sql("select_skipped_symbols.sql"), {
+    row = conn.execute(_SQL("select_skipped_symbols"), {
         "table": table, "interval": interval, "start": window[0], "end": window[1]}).fetchone()
     skipped, loads = (list(row[0]), int(row[1])) if row else ([], 0)
     details: dict[str, Any] = {"skipped_symbols": skipped[:SAMPLE_SYMBOLS], "skipped_count": len(skipped),
@@ -203,10 +171,9 @@ def source_coverage(
         details["message"] = (f"{asset_key}: the source did not answer for {len(skipped)} symbol(s) "
                               f"({', '.join(skipped[:5])}) in {_window_text(window)}; their stored rows were kept "
                               f"(rule: {check.name})")
-    return CheckResult(
-        asset_key=asset_key, check_name=check.name, severity=check.severity, blocking=check.blocking,
-        passed=not skipped, window=window, partition_key=partition_key, failing_count=len(skipped),
-        total_count=None, details=details, description=check.description,
+    return CheckOutcome.of(
+        check, asset_key, passed=not skipped, window=window, partition_key=partition_key,
+        failing_count=len(skipped), details=details,
     )
 
 
@@ -214,74 +181,32 @@ def latest_ingest_window(
     conn: psycopg.Connection, table: str, interval: str | None = None
 ) -> tuple[tuple[datetime, datetime], str | None] | None:
     """The window and partition key of the latest load of ``table`` (and ``interval``), if any."""
-    row = conn.execute(load_sql("select_latest_ingest_window.sql"), {"table": table, "interval": interval}).fetchone()
+    row = conn.execute(_SQL("select_latest_ingest_window"), {"table": table, "interval": interval}).fetchone()
     if row is None:
         return None
     return (row[0].astimezone(UTC), row[1].astimezone(UTC)), row[2]
 
 
-def record_results(conn: psycopg.Connection, results: Iterable[CheckResult], *, run_id: str | None = None) -> int:
-    """Append ``results`` to ``quality.data_quality_results`` (the caller's transaction, if any)."""
-    rows = [
-        {
-            "asset_key": r.asset_key, "check_name": r.check_name, "severity": r.severity, "passed": r.passed,
-            "window_start": r.window[0] if r.window else None, "window_end": r.window[1] if r.window else None,
-            "partition_key": r.partition_key, "observed_value": r.observed_value,
-            "failing_count": r.failing_count, "total_count": r.total_count, "details": Jsonb(r.details),
-            "run_id": run_id,
-        }
-        for r in results
-    ]
-    if rows:
-        with conn.cursor() as cur:
-            cur.executemany(load_sql("insert_data_quality_result.sql"), rows)
-    return len(rows)
-
-
-def run_price_checks(
-    conn: psycopg.Connection,
-    dsn: str,
-    window: tuple[datetime, datetime],
-    *,
-    asset_key: str,
-    interval: str,
-    partition_key: str | None = None,
-    run_id: str | None = None,
-    exchange: str = DEFAULT_EXCHANGE,
-    engine: str | None = None,
-    record: bool = True,
-) -> list[CheckResult]:
-    """Every check of a price window (suite + calendar + source coverage), recorded in
-    data_quality_results unless ``record`` is false."""
-    results = suite_checks(conn, dsn, "price_history", window, asset_key=asset_key, interval=interval,
+def run_table_checks(conn: psycopg.Connection, dsn: str, table: str, window: tuple[datetime, datetime] | None, *,
+                     asset_key: str, interval: str | None = None, partition_key: str | None = None,
+                     run_id: str | None = None, exchange: str = DEFAULT_EXCHANGE, engine: str | None = None,
+                     record: bool = True) -> list[CheckOutcome]:
+    """Every check of ``table``'s window: the suite, for bars the calendar, for every windowed table
+    the source coverage; recorded in data_quality_results unless ``record`` is false."""
+    results = suite_checks(conn, dsn, table, window, asset_key=asset_key, interval=interval,
                            partition_key=partition_key, engine=engine)
-    results.append(missing_trading_days(conn, window, asset_key=asset_key, interval=interval,
-                                        partition_key=partition_key, exchange=exchange))
-    results.append(source_coverage(conn, "price_history", window, asset_key=asset_key, interval=interval,
-                                   partition_key=partition_key))
+    if window is not None and table == "price_history":
+        results.append(missing_trading_days(conn, window, asset_key=asset_key, interval=interval or "1d",
+                                            partition_key=partition_key, exchange=exchange))
+    if window is not None and table != "stocks":
+        results.append(source_coverage(conn, table, window, asset_key=asset_key, interval=interval,
+                                       partition_key=partition_key))
     if record:
         record_results(conn, results, run_id=run_id)
     return results
 
 
-def run_table_checks(
-    conn: psycopg.Connection,
-    dsn: str,
-    table: str,
-    window: tuple[datetime, datetime] | None,
-    *,
-    asset_key: str,
-    partition_key: str | None = None,
-    run_id: str | None = None,
-    engine: str | None = None,
-    record: bool = True,
-) -> list[CheckResult]:
-    """The suite checks of a non-price table (options, dividends, splits, stocks), recorded unless
-    ``record`` is false."""
-    results = suite_checks(conn, dsn, table, window, asset_key=asset_key, partition_key=partition_key,
-                           engine=engine)
-    if table != "stocks" and window is not None:
-        results.append(source_coverage(conn, table, window, asset_key=asset_key, partition_key=partition_key))
-    if record:
-        record_results(conn, results, run_id=run_id)
-    return results
+def run_price_checks(conn: psycopg.Connection, dsn: str, window: tuple[datetime, datetime], *, interval: str,
+                     **options: Any) -> list[CheckOutcome]:
+    """:func:`run_table_checks` of the bars of ``interval`` in ``window``."""
+    return run_table_checks(conn, dsn, "price_history", window, interval=interval, **options)

@@ -2,16 +2,17 @@
 
 Each suite is a tuple of :class:`Expect` -- an expectation type, its kwargs and its check name, i.e.
 exactly what GE serialises as an ``ExpectationConfiguration``. Two engines evaluate the same tuple
-(see ``lib/expectations/__init__``): :func:`build_suite` turns it into a GE ``ExpectationSuite`` for
+(see ``engines.py``): :func:`build_suite` turns it into a GE ``ExpectationSuite`` for
 great-expectations' own validator, and ``compiled`` renders it into one SQL statement per window.
 Keeping the suite as plain data means the hot path never imports great_expectations (seconds per
 Dagster step process), while GE still validates every configuration (``build_suite`` in the tests).
 
 Every expectation carries a check name: a Dagster asset check (and one row of
-``quality.data_quality_results``) is the group of expectations sharing that name.
+``quality.data_quality_results``) is the group of expectations sharing that name; the checks of each
+table are :class:`~.results.CheckSpec` tuples in :data:`TABLE_CHECKS`.
 
-``unexpected_rows_expectation`` queries reference the validated window as ``{batch}``; they may join
-other tables (the previous bar, ``market.splits``).
+``unexpected_rows_expectation`` queries are files of ``sql/`` that reference the validated window as
+``{batch}``; they may join other tables (the previous bar, ``market.splits``).
 """
 
 from __future__ import annotations
@@ -20,72 +21,77 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from .windows import template
+from stockula_pipelines.lib.db.sqlfiles import SqlFiles
+
+from .results import CheckSpec
+
+_SQL = SqlFiles(__file__)
 
 PRICE_MIN = 0.01
 PRICE_MAX = 500_000.0
 MAX_NULL_RATE = 0.02
 MAX_DUPLICATE_RATE = 0.005
-MAX_DAILY_CHANGE = 0.30  # written into price_jump_without_split.sql as 0.30
+MAX_DAILY_CHANGE = 0.30  # written into select_price_jumps_without_split.sql as 0.30
 IV_MAX = 5.0
 
 OHLC = ("open_price", "high_price", "low_price", "close_price")
 
 
-@dataclass(frozen=True)
-class CheckDef:
-    """A named group of expectations: what Dagster shows as one asset check."""
+def _no_duplicates(description: str) -> CheckSpec:
+    return CheckSpec("no_duplicates", description)
 
-    name: str
-    severity: str  # 'ERROR' or 'WARN'
-    blocking: bool
-    description: str
 
+def _value_bounds(description: str) -> CheckSpec:
+    # Out-of-range values are wrong but rare and local: they warn analysts rather than stop them.
+    return CheckSpec("value_bounds", description, blocking=False)
+
+
+def _null_rate(description: str) -> CheckSpec:
+    return CheckSpec("null_rate", description, severity="WARN", blocking=False)
+
+
+_REQUIRED_NULLS = f"At most {MAX_NULL_RATE:.0%} NULLs in each required column."
 
 PRICE_CHECKS = (
-    CheckDef("no_duplicates", "ERROR", True,
-             f"At most {MAX_DUPLICATE_RATE:.1%} of bars share (symbol, interval, bar) in the window."),
-    CheckDef("ohlc_consistent", "ERROR", True, "low <= open, close <= high on every bar."),
-    CheckDef("value_bounds", "ERROR", False,
-             f"Prices within {PRICE_MIN}..{PRICE_MAX:,.0f}; volume >= 0."),
-    CheckDef("null_rate", "WARN", False, f"At most {MAX_NULL_RATE:.0%} NULLs in each required column."),
-    CheckDef("price_jump_without_split", "WARN", False,
-             f"Close moves more than {MAX_DAILY_CHANGE:.0%} from the previous bar only when a split "
-             "in market.splits explains it."),
+    _no_duplicates(f"At most {MAX_DUPLICATE_RATE:.1%} of bars share (symbol, interval, bar) in the window."),
+    CheckSpec("ohlc_consistent", "low <= open, close <= high on every bar."),
+    _value_bounds(f"Prices within {PRICE_MIN}..{PRICE_MAX:,.0f}; volume >= 0."),
+    _null_rate(_REQUIRED_NULLS),
+    CheckSpec("price_jump_without_split",
+              f"Close moves more than {MAX_DAILY_CHANGE:.0%} from the previous bar only when a split "
+              "in market.splits explains it.", severity="WARN", blocking=False),
 )
 OPTION_CHECKS = (
-    CheckDef("no_duplicates", "ERROR", True,
-             f"At most {MAX_DUPLICATE_RATE:.1%} of contracts appear twice in one snapshot."),
-    CheckDef("quote_consistent", "ERROR", True, "bid <= ask, strike > 0, expiry on or after the snapshot."),
-    CheckDef("value_bounds", "ERROR", False,
-             f"0 < implied volatility < {IV_MAX:g} when present; |delta| <= 1, gamma >= 0, vega >= 0."),
-    CheckDef("null_rate", "WARN", False, f"At most {MAX_NULL_RATE:.0%} NULLs in each required column."),
+    _no_duplicates(f"At most {MAX_DUPLICATE_RATE:.1%} of contracts appear twice in one snapshot."),
+    CheckSpec("quote_consistent", "bid <= ask, strike > 0, expiry on or after the snapshot."),
+    _value_bounds(f"0 < implied volatility < {IV_MAX:g} when present; |delta| <= 1, gamma >= 0, vega >= 0."),
+    _null_rate(_REQUIRED_NULLS),
 )
 DIVIDEND_CHECKS = (
-    CheckDef("no_duplicates", "ERROR", True, "One dividend per symbol per ex-date."),
-    CheckDef("value_bounds", "ERROR", False, f"0 < amount <= {PRICE_MAX:,.0f}."),
+    _no_duplicates("One dividend per symbol per ex-date."),
+    _value_bounds(f"0 < amount <= {PRICE_MAX:,.0f}."),
 )
 SPLIT_CHECKS = (
-    CheckDef("no_duplicates", "ERROR", True, "One split per symbol per ex-date."),
-    CheckDef("value_bounds", "ERROR", False, "Split ratio between 1/1000 and 1000."),
+    _no_duplicates("One split per symbol per ex-date."),
+    _value_bounds("Split ratio between 1/1000 and 1000."),
 )
 STOCK_CHECKS = (
-    CheckDef("no_duplicates", "ERROR", True, "One row per symbol."),
-    CheckDef("null_rate", "WARN", False, f"At most {MAX_NULL_RATE:.0%} of symbols lack a name or sector."),
-    CheckDef("value_bounds", "ERROR", False, "market_cap >= 0 when present."),
+    _no_duplicates("One row per symbol."),
+    _null_rate(f"At most {MAX_NULL_RATE:.0%} of symbols lack a name or sector."),
+    _value_bounds("market_cap >= 0 when present."),
 )
 
 # The check every price asset gets that is not a GE expectation: it needs the exchange calendar.
-MISSING_DAYS = CheckDef("no_missing_trading_days", "ERROR", True,
-                        "Every expected symbol has a bar in the window, and no trading day is skipped "
-                        "since its previous bar (exchange calendar).")
+MISSING_DAYS = CheckSpec("no_missing_trading_days",
+                         "Every expected symbol has a bar in the window, and no trading day is skipped "
+                         "since its previous bar (exchange calendar).")
 
 # Not a GE expectation either: read from ops.ingest_log, it says which symbols the source left out.
-SOURCE_COVERAGE = CheckDef("source_coverage", "WARN", False,
-                           "The source answered for every symbol asked; the ones it failed or returned nothing "
-                           "for kept their stored rows and are named here.")
+SOURCE_COVERAGE = CheckSpec("source_coverage",
+                            "The source answered for every symbol asked; the ones it failed or returned nothing "
+                            "for kept their stored rows and are named here.", severity="WARN", blocking=False)
 
-TABLE_CHECKS: dict[str, tuple[CheckDef, ...]] = {
+TABLE_CHECKS: dict[str, tuple[CheckSpec, ...]] = {
     "price_history": PRICE_CHECKS,
     "options_calls": OPTION_CHECKS,
     "options_puts": OPTION_CHECKS,
@@ -125,8 +131,17 @@ def _unique(columns: list[str], mostly: float = 1.0) -> Expect:
     return Expect("expect_compound_columns_to_be_unique", "no_duplicates", kwargs)
 
 
+@cache
+def _query(name: str) -> str:
+    """A query file of ``sql/`` without its comment lines: GE requires query assets to start with SELECT,
+    and pasted into a subquery a trailing ``--`` comment would swallow the closing parenthesis (and a
+    ``{batch}`` in a comment would be replaced too)."""
+    lines = _SQL.text(name).splitlines()
+    return "\n".join(ln for ln in lines if not ln.lstrip().startswith("--")).strip()
+
+
 def _rows(sql_file: str, check: str, description: str) -> Expect:
-    return Expect("unexpected_rows_expectation", check, {"unexpected_rows_query": template(sql_file)},
+    return Expect("unexpected_rows_expectation", check, {"unexpected_rows_query": _query(sql_file)},
                   description=description)
 
 
@@ -135,12 +150,12 @@ def _price_suite(intraday: bool) -> tuple[Expect, ...]:
     return (
         _unique(unique_on, 1 - MAX_DUPLICATE_RATE),
         # One SQL pass for the whole OHLC relation rather than five column-pair scans.
-        _rows("ohlc_inconsistent_rows.sql", "ohlc_consistent", "low <= open/close <= high"),
+        _rows("select_ohlc_inconsistent_rows", "ohlc_consistent", "low <= open/close <= high"),
         *(_between(c, min_value=PRICE_MIN, max_value=PRICE_MAX) for c in OHLC),
         _between("volume", min_value=0),
         _not_null("close_price"),
         _not_null("volume"),
-        _rows("price_jump_without_split.sql", "price_jump_without_split", "close moves > 30 % without a split"),
+        _rows("select_price_jumps_without_split", "price_jump_without_split", "close moves > 30 % without a split"),
     )
 
 

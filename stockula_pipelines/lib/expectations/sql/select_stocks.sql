@@ -1,2 +1,0 @@
--- Reference data has no window: the whole (small) table is one batch.
-SELECT symbol, name, sector, market_cap FROM market.stocks

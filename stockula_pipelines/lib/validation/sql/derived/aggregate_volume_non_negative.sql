@@ -1,1 +1,0 @@
-SELECT count(*) FILTER (WHERE {volume} < 0), count(*) FROM {relation}
