@@ -264,7 +264,7 @@ def test_a_defect_from_the_source_fails_its_check_until_the_source_is_fixed(ladd
     finally:
         fixed = _load(ladder, job, where, f"{case}: fixed")
     assert fixed.result.success, fixed.step_errors()
-    for asset, check, partition, _named_ in expected:
+    for asset, check, partition, _what in expected:
         assert fixed.evaluation(asset, check, partition).passed, (case, asset, check, partition)
 
 
