@@ -167,7 +167,8 @@ class Ladder:
             },
         )
         self.graph = self.defs.resolve_asset_graph()
-        self.runs: list[Run] = []
+        self.runs: list[Run] = []  # every run made, in order
+        self.clean_runs: list[Run] = []  # the runs over clean data (set by whoever built the window)
 
     @contextmanager
     def faults(self, *faults: Fault) -> Iterator[None]:

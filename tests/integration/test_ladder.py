@@ -53,7 +53,8 @@ def _crossed_original_low() -> float:
 
 
 def _derived(ladder: Ladder) -> list[str]:
-    """Every unpartitioned asset downstream of the loads, except the curated models (their own job)."""
+    """Every unpartitioned asset but the reference data (its own job, first) and the curated models (their
+    own job, after)."""
     curated = set(ladder.unpartitioned(groups=["curated"]))
     return [k for k in ladder.unpartitioned(exclude=["market/stocks"]) if k not in curated]
 
@@ -77,7 +78,7 @@ def ladder(test_db: TestDatabase) -> Ladder:
     for name in OPERATIONS:
         ladder.job(name)
     ladder.job("ops_alert_job", run_config={"ops": {"send_alert": {"config": {"source": "ladder", "alerts": [ALERT]}}}})
-    ladder.clean_runs = list(ladder.runs)  # what the coverage is judged on, whatever later tests add
+    ladder.clean_runs = list(ladder.runs)  # the coverage is judged on these, whatever later tests add
     return ladder
 
 
@@ -87,22 +88,46 @@ def _run(ladder: Ladder, label: str) -> Run:
 
 
 # --- coverage ---------------------------------------------------------------------------------------
-def test_every_asset_check_and_job_of_the_definitions_runs_in_the_ladder(ladder: Ladder):
-    graph = defs.resolve_asset_graph()
+def _not_run(definitions: dg.Definitions, runs: list[Run]) -> list[str]:
+    """Each asset, asset check and job of ``definitions`` that none of ``runs`` materialised, evaluated or
+    executed, by name."""
+    graph = definitions.resolve_asset_graph()
     assets = {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
-    checks = set(graph.asset_check_keys)
-    jobs = {j.name for j in defs.resolve_all_job_defs()} - {IMPLICIT_JOB}
-    assert len(assets) >= 30 and len(checks) >= 127 and len(jobs) >= 15  # the definitions did load
-
-    materialised = set().union(*(r.materialized for r in ladder.clean_runs))
-    evaluated = {dg.AssetCheckKey(e.asset_key, e.check_name) for r in ladder.clean_runs for e in r.evaluations}
-    executed = {r.result.dagster_run.job_name for r in ladder.clean_runs}
-    missing = (
+    jobs = {j.name for j in definitions.resolve_all_job_defs()} - {IMPLICIT_JOB}
+    materialised = set().union(*(r.materialized for r in runs))
+    evaluated = {dg.AssetCheckKey(e.asset_key, e.check_name) for r in runs for e in r.evaluations}
+    executed = {r.result.dagster_run.job_name for r in runs}
+    return (
         [f"asset {k.to_user_string()}" for k in sorted(assets - materialised, key=str)]
-        + [f"check {c.asset_key.to_user_string()}:{c.name}" for c in sorted(checks - evaluated, key=str)]
+        + [f"check {c.asset_key.to_user_string()}:{c.name}" for c in sorted(set(graph.asset_check_keys) - evaluated,
+                                                                          key=str)]
         + [f"job {j}" for j in sorted(jobs - executed)]
     )
+
+
+def test_every_asset_check_and_job_of_the_definitions_runs_in_the_ladder(ladder: Ladder):
+    graph = defs.resolve_asset_graph()
+    assert len(graph.get_all_asset_keys()) >= 30 and len(graph.asset_check_keys) >= 127  # the definitions loaded
+    missing = _not_run(defs, ladder.clean_runs)
     assert not missing, "not run through Dagster by the ladder: " + ", ".join(missing)
+
+
+def test_the_coverage_comparison_names_what_the_ladder_did_not_run(ladder: Ladder):
+    @dg.asset(key=["market", "new_table"], check_specs=[dg.AssetCheckSpec("new_rule", asset=["market", "new_table"])])
+    def new_table():
+        yield dg.MaterializeResult()
+
+    @dg.op
+    def noop():
+        pass
+
+    @dg.job
+    def new_job():
+        noop()
+
+    grown = dg.Definitions.merge(defs, dg.Definitions(assets=[new_table], jobs=[new_job]))
+    assert _not_run(grown, ladder.clean_runs) == [
+        "asset market/new_table", "check market/new_table:new_rule", "job new_job"]
 
 
 def test_every_run_of_the_clean_window_succeeds(ladder: Ladder):
@@ -219,6 +244,8 @@ DEFECTS = [
      [("market/price_history", "price_jump_without_split", "2025-06-04", "BLUM")]),
     ("skipped_session", [Fault("price_history", "COBA", _without_day("2025-06-03"))], "daily_bars_job", RANGE,
      [("market/price_history", "no_missing_trading_days", None, "COBA")]),
+    ("skipped_last_session", [Fault("price_history", "COBA", _without_day("2025-06-05"))], "daily_bars_job", RANGE,
+     [("market/price_history", "no_missing_trading_days", None, "2025-06-05")]),
     ("intraday_jump", [Fault("price_history_intraday", "DRIM", _scaled(1.5, pl.col("time").dt.minute() == 45))],
      "intraday_job", INTRADAY,
      [("market/price_history_intraday", "price_jump_without_split", INTRADAY, "DRIM")]),
@@ -305,14 +332,17 @@ def test_a_dividend_above_the_previous_close_fails_the_price_metrics_naming_symb
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "per-partition results of a failed range run: the missing day's own re-check finds no expected symbols "
-    "(select_expected_symbols.sql only counts loads whose window lies inside the day, and the range's load "
-    "spans four days), so 2025-06-03 passes and the failure lands on 2025-06-04, the day after the gap"))
-def test_a_range_run_files_a_skipped_session_on_the_day_it_is_missing(ladder: Ladder):
+    "per-partition results of a failed range run: a day's re-check counts as expected only the symbols of "
+    "loads whose window lies inside that day (select_expected_symbols.sql); a day never loaded on its own "
+    "has none, since the range's one load spans several days. So the missing day passes, the failure lands "
+    "on the next day, and a gap on the range's last day fails no partition at all (only the range's own "
+    "evaluation)"))
+@pytest.mark.parametrize("days", [RANGE, (RANGE[0], "2025-06-03")], ids=["inside_the_range", "last_of_the_range"])
+def test_a_range_run_files_a_skipped_session_on_the_day_it_is_missing(ladder: Ladder, days: tuple[str, str]):
+    day = "2025-06-03"  # no other test of this module loads it on its own
     try:
-        with ladder.faults(Fault("price_history", "COBA", _without_day("2025-06-03"))):
-            bad = ladder.job("daily_bars_job", partition_range=RANGE, label="gap by day: defect")
-        assert not bad.evaluation("market/price_history", "no_missing_trading_days", "2025-06-04").passed
-        assert not bad.evaluation("market/price_history", "no_missing_trading_days", "2025-06-03").passed
+        with ladder.faults(Fault("price_history", "COBA", _without_day(day))):
+            bad = ladder.job("daily_bars_job", partition_range=days, label=f"gap on {day} of {days}: defect")
+        assert not bad.evaluation("market/price_history", "no_missing_trading_days", day).passed
     finally:
-        assert ladder.job("daily_bars_job", partition_range=RANGE, label="gap by day: fixed").result.success
+        assert ladder.job("daily_bars_job", partition_range=days, label=f"gap on {day} of {days}: fixed").result.success
