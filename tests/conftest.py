@@ -78,10 +78,9 @@ def test_db(stack_settings: Settings) -> TestDatabase:
     return TestDatabase(stack_settings, TEST_DB)
 
 
-@pytest.fixture()
-def clean_db(test_db: TestDatabase) -> TestDatabase:
-    """The test database with every data table emptied (schema and roles untouched)."""
-    with test_db.connect(Role.admin, direct=True, autocommit=True) as conn:
+def empty_data_tables(db: TestDatabase) -> None:
+    """Empty every data table of ``db`` (schema, roles and the migration log untouched)."""
+    with db.connect(Role.admin, direct=True, autocommit=True) as conn:
         tables = conn.execute(
             """
             SELECT schemaname, tablename FROM pg_tables
@@ -92,4 +91,10 @@ def clean_db(test_db: TestDatabase) -> TestDatabase:
         ).fetchall()
         if tables:
             conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(sql.SQL(", ").join(sql.Identifier(s, t) for s, t in tables)))
+
+
+@pytest.fixture()
+def clean_db(test_db: TestDatabase) -> TestDatabase:
+    """The test database with every data table emptied (schema and roles untouched)."""
+    empty_data_tables(test_db)
     return test_db

@@ -104,15 +104,6 @@ def test_a_damaged_repository_file_fails_verify_loudly(clean_db):
     assert ok
 
 
-def test_a_broken_chain_is_refused_with_what_to_do():
-    info = [{"label": "20260101-000000F_20260102-000000I", "reference": ["20260101-000000F"], "error": False}]
-    problem = physical.chain_problem(info, "20260101-000000F_20260102-000000I")
-    assert problem and "--force-full" in problem and "20260101-000000F" in problem
-    assert physical.chain_problem(info, "20250101-000000F") is not None
-    full_ok = [{"label": "20260101-000000F", "reference": None, "error": False}]
-    assert physical.chain_problem(full_ok, "20260101-000000F") is None
-
-
 def test_restoring_a_set_that_is_not_in_the_repository_is_refused(clean_db):
     target = Target(clean_db.settings, clean_db.name)
     with pytest.raises(RestoreRefused, match="stockula backup list"):

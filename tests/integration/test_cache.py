@@ -4,39 +4,24 @@ from __future__ import annotations
 
 import random
 import shutil
-import socket
 import subprocess
 import time
 from datetime import UTC, date, datetime
 
-import pandas as pd
-import polars as pl
 import pytest
 import redis
 import yfinance
-from fixtures.fake_yfinance import FakeYFinance, Options, chain_frame, daily_frame, option_rows
+from fixtures.cache_sample import MARCH, free_port, sample_client, sample_source
 
 from stockula_pipelines.lib.cache import (
     NullCache,
     ResponseCache,
     cache_key,
-    frame_from_bytes,
-    frame_to_bytes,
 )
 from stockula_pipelines.lib.sources.base import SourceError
 from stockula_pipelines.lib.sources.yfinance_source import YFinanceSource
 
 pytestmark = pytest.mark.integration
-
-MARCH = (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 16, tzinfo=UTC))
-ROWS = [("2024-03-07", 169.15, 170.73, 168.49, 169.0, 71765100),
-        ("2024-03-08", 169.0, 173.7, 168.94, 170.73, 76114600)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +29,7 @@ def redis_url(tmp_path_factory):
     server = shutil.which("redis-server")
     if server is None:
         pytest.fail("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
+    port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -75,25 +60,9 @@ def cache(redis_url) -> ResponseCache:
     cache.clear()
 
 
-def _fake() -> FakeYFinance:
-    fake = FakeYFinance()
-    fake.histories[("AAPL", "1d")] = daily_frame(ROWS, dividends={"2024-03-08": 0.24})
-    fake.infos["AAPL"] = {"longName": "Apple Inc.", "marketCap": 2632000000000}
-    fake.chains["AAPL"] = {
-        e: Options(chain_frame(option_rows("AAPL", e, "C", [170, 175])), chain_frame(option_rows("AAPL", e, "P", [165])),
-                   {"regularMarketPrice": 170.73})
-        for e in ("2024-03-15", "2024-03-22")
-    }
-    return fake
-
-
-def _source(fake, cache, clock=datetime(2024, 3, 8, 21, tzinfo=UTC)) -> YFinanceSource:
-    return YFinanceSource(yf_module=fake, cache=cache, symbols=["AAPL"], sleep=lambda s: None, clock=lambda: clock)
-
-
 def test_rerun_within_ttl_makes_no_request(cache, redis_url):
-    fake = _fake()
-    first = _source(fake, cache)
+    fake = sample_client()
+    first = sample_source(fake, cache)
     bars = first.price_bars(None, *MARCH, "1d")
     stocks = first.stocks()
     calls, puts = first.option_chains(None, date(2024, 3, 8))
@@ -102,8 +71,8 @@ def test_rerun_within_ttl_makes_no_request(cache, redis_url):
     assert requests_made == 1 + 1 + 1 + 1 + 2
 
     # a new process would build a new source; only Redis carries the responses over
-    again = _source(fake, ResponseCache.from_url(redis_url, 600, cache.prefix),
-                    clock=datetime(2024, 3, 8, 22, tzinfo=UTC))
+    again = sample_source(fake, ResponseCache.from_url(redis_url, 600, cache.prefix),
+                          clock=datetime(2024, 3, 8, 22, tzinfo=UTC))
     assert again.price_bars(None, *MARCH, "1d").equals(bars)
     assert again.dividends(None, *MARCH)["amount"].to_list() == [0.24]  # same daily response serves actions
     assert again.stocks().equals(stocks)
@@ -114,45 +83,20 @@ def test_rerun_within_ttl_makes_no_request(cache, redis_url):
 
 
 def test_entries_carry_the_ttl(cache):
-    fake = _fake()
-    _source(fake, cache).price_bars(None, *MARCH, "1d")
+    fake = sample_client()
+    sample_source(fake, cache).price_bars(None, *MARCH, "1d")
     keys = list(cache.client.scan_iter(match=cache.prefix + "*"))
     assert len(keys) == 1
     assert 0 < cache.client.ttl(keys[0]) <= 600
 
 
 def test_different_arguments_are_different_entries(cache):
-    fake = _fake()
-    source = _source(fake, cache)
+    fake = sample_client()
+    source = sample_source(fake, cache)
     source.price_bars(None, *MARCH, "1d")
     source.price_bars(None, MARCH[0], datetime(2024, 3, 9, tzinfo=UTC), "1d")
     assert fake.calls["history"] == 2
     assert cache_key("history", "AAPL", {"a": 1}) != cache_key("history", "AAPL", {"a": 2})
-
-
-def test_frames_round_trip_without_pickle():
-    frame = daily_frame(ROWS)
-    back = frame_from_bytes(frame_to_bytes(frame))
-    pd.testing.assert_frame_equal(back, frame)
-    assert str(back.index.tz) == "America/New_York" and back.index.name == "Date"
-    assert b"pickle" not in frame_to_bytes(frame).lower()
-
-
-def test_redis_down_degrades_to_fetching():
-    dead = ResponseCache.from_url(f"redis://127.0.0.1:{_free_port()}/0", ttl_seconds=60)
-    fake = _fake()
-    bars = _source(fake, dead).price_bars(None, *MARCH, "1d")
-    _source(fake, dead).price_bars(None, *MARCH, "1d")
-    assert bars.height == 2 and fake.calls["history"] == 2
-
-
-def test_null_cache_always_fetches():
-    fake = _fake()
-    source = _source(fake, NullCache())
-    source.stocks()
-    source.stocks()
-    assert fake.calls["info"] == 2
-    assert isinstance(source.price_bars(None, *MARCH, "1d"), pl.DataFrame)
 
 
 def _keys(cache: ResponseCache) -> list[bytes]:
@@ -160,7 +104,7 @@ def _keys(cache: ResponseCache) -> list[bytes]:
 
 
 def test_an_empty_history_is_never_cached(cache):
-    fake = _fake()
+    fake = sample_client()
     source = YFinanceSource(yf_module=fake, cache=cache, symbols=["GONE"], sleep=lambda s: None)
     assert source.price_bars(None, *MARCH, "1d").height == 0  # yfinance's empty frame: holiday or hidden error
     assert _keys(cache) == []
@@ -170,10 +114,10 @@ def test_an_empty_history_is_never_cached(cache):
 
 
 def test_a_failed_history_or_split_history_is_never_cached(cache):
-    fake = _fake()
+    fake = sample_client()
     fake.fail_first("AAPL", "history", KeyError("chart"))
     fake.fail_first("AAPL", "history_max", yfinance.exceptions.YFException("Yahoo is down"))
-    source = _source(fake, cache)
+    source = sample_source(fake, cache)
     with pytest.raises(SourceError, match=r"AAPL: history\(1d\) failed"):
         source.price_bars(None, *MARCH, "1d")
     with pytest.raises(SourceError, match=r"AAPL: history\(period=max\) failed"):
@@ -187,10 +131,10 @@ def test_a_failed_history_or_split_history_is_never_cached(cache):
 
 
 def test_an_empty_expiry_list_or_info_is_never_cached(cache):
-    fake = _fake()
+    fake = sample_client()
     fake.chains.pop("AAPL")
     fake.infos.pop("AAPL")
-    source = _source(fake, cache)
+    source = sample_source(fake, cache)
     assert source.option_chains(None, date(2024, 3, 8))[0].height == 0
     assert source.stocks()["name"].to_list() == [None]
     assert _keys(cache) == []
@@ -199,13 +143,12 @@ def test_an_empty_expiry_list_or_info_is_never_cached(cache):
 
 
 def test_a_chain_cached_in_its_session_reloads_the_same_rows_after_it(cache, redis_url):
-    fake = _fake()
-    calls, _ = _source(fake, cache).option_chains(None, date(2024, 3, 8))
+    fake = sample_client()
+    calls, _ = sample_source(fake, cache).option_chains(None, date(2024, 3, 8))
     assert set(calls["time"]) == {datetime(2024, 3, 8, 21, tzinfo=UTC)}
     monday = datetime(2024, 3, 11, 15, tzinfo=UTC)  # the next session is open: Yahoo now serves its chain
-    again, _ = _source(fake, ResponseCache.from_url(redis_url, 600, cache.prefix), clock=monday).option_chains(
+    again, _ = sample_source(fake, ResponseCache.from_url(redis_url, 600, cache.prefix), clock=monday).option_chains(
         None, date(2024, 3, 8))
     assert again.equals(calls) and fake.calls["options"] == 1
     with pytest.raises(SourceError, match=r"option chain for 2024-03-08 cannot be fetched on 2024-03-11T15:00Z"):
-        _source(fake, NullCache(), clock=monday).option_chains(None, date(2024, 3, 8))
-
+        sample_source(fake, NullCache(), clock=monday).option_chains(None, date(2024, 3, 8))

@@ -348,9 +348,3 @@ def test_timescale_resource(db):
         pool = resource._pool
         assert pool is not None and not pool.closed
     assert pool.closed  # teardown_after_execution closed it
-
-
-def test_timescale_resource_reads_no_settings_until_used(monkeypatch):
-    monkeypatch.setenv("STOCKULA_WRITER_PASSWORD", "")
-    resource = TimescaleResource()
-    assert resource.dsn is None and resource._pool is None
