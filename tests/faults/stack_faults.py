@@ -54,6 +54,7 @@ class BackendKiller:
     waiting: bool = False
     active: bool = True
     after: Callable[[], None] | None = None
+    terminate: bool = True  # False: only wait until it is seen (another fault follows)
     victim: Victim | None = None
     error: BaseException | None = None
     _thread: threading.Thread | None = field(default=None, repr=False)
@@ -83,6 +84,8 @@ class BackendKiller:
                     ).fetchone()
                     if row is not None:
                         self.victim = Victim(*row)
+                        if not self.terminate:
+                            return
                         terminated = conn.execute("SELECT pg_terminate_backend(%s, 10000)", (row[0],)).fetchone()
                         if not terminated or not terminated[0]:
                             raise AssertionError(f"backend {row[0]} did not terminate within 10 s")
@@ -94,6 +97,14 @@ class BackendKiller:
         finally:
             if self.after is not None:
                 self.after()
+
+    def wait(self) -> Victim:
+        """Watch in the calling thread instead of starting one."""
+        self._run()
+        if self.error is not None:
+            raise self.error
+        assert self.victim is not None
+        return self.victim
 
     def result(self) -> Victim:
         assert self._thread is not None, "start() first"
@@ -136,8 +147,10 @@ VOLATILE = frozenset({"loaded_at", "quarantine_id", "quarantined_at", "ingest_id
                       "resolved_at", "checked_at"})
 
 
-def fingerprint(conn: psycopg.Connection, qualified: str, exclude: frozenset[str] = VOLATILE) -> tuple[int, str]:
-    """Row count and md5 of every row as text (sorted), the ``exclude`` columns left out."""
+def fingerprint(conn: psycopg.Connection, qualified: str, exclude: frozenset[str] = VOLATILE,
+                where: str = "TRUE") -> tuple[int, str]:
+    """Row count and md5 of every row (``where``: a fixed predicate of the test) as text, sorted, the
+    ``exclude`` columns left out."""
     schema, table = qualified.split(".")
     columns = [r[0] for r in conn.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
@@ -145,13 +158,15 @@ def fingerprint(conn: psycopg.Connection, qualified: str, exclude: frozenset[str
     assert columns, f"{qualified} has no columns to compare"
     row = sql.SQL("ROW({})::text").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
     count, digest = conn.execute(sql.SQL(
-        "SELECT count(*), md5(coalesce(string_agg({row}, E'\\n' ORDER BY {row}), '')) FROM {table}"
-    ).format(row=row, table=sql.Identifier(schema, table))).fetchone()  # type: ignore[misc]
+        "SELECT count(*), md5(coalesce(string_agg({row}, E'\\n' ORDER BY {row}), '')) FROM {table} WHERE {where}"
+    ).format(row=row, table=sql.Identifier(schema, table), where=sql.SQL(where))).fetchone()  # type: ignore[misc]
     return int(count), str(digest)
 
 
-def fingerprints(conn: psycopg.Connection, tables: list[str]) -> dict[str, tuple[int, str]]:
-    return {t: fingerprint(conn, t) for t in tables}
+def fingerprints(conn: psycopg.Connection, tables: list[str] | dict[str, str]) -> dict[str, tuple[int, str]]:
+    """``tables``: names, or names mapped to a ``where`` predicate."""
+    where = tables if isinstance(tables, dict) else dict.fromkeys(tables, "TRUE")
+    return {t: fingerprint(conn, t, where=w) for t, w in where.items()}
 
 
 # --- services of the stack ---------------------------------------------------------------------------
