@@ -99,4 +99,7 @@ def conform(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     missing = [c for c in schema if c not in frame.columns]
     if missing:
         raise ValueError(f"{table}: frame lacks column(s) {', '.join(missing)}")
-    return frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+    try:
+        return frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+    except pl.exceptions.PolarsError as exc:  # polars' cast errors are not ValueErrors (polars >= 1)
+        raise ValueError(f"{table}: a column does not cast to its schema type: {str(exc).splitlines()[0]}") from exc
