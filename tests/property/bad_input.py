@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from stockula_pipelines.lib import schemas
 
-DB_EXAMPLES = 30  # examples of the properties that write to the database (each costs a load)
+DB_EXAMPLES = 40  # examples of the properties that write to the database (each costs a load)
 
 WINDOW = (datetime(2024, 3, 4, 5, tzinfo=UTC), datetime(2024, 3, 7, 5, tzinfo=UTC))
 ZONES = [UTC, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata"), ZoneInfo("Pacific/Chatham")]

@@ -17,9 +17,7 @@ _COMMON = {
     "print_blob": True,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
 }
-settings.register_profile("stockula", max_examples=60, **_COMMON)
+settings.register_profile("stockula", max_examples=100, **_COMMON)
 settings.register_profile("deep", max_examples=2000, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "stockula"))
 
-# Tests against the database set their own, smaller bound (DB_EXAMPLES).
-DB_EXAMPLES = 30

@@ -93,7 +93,8 @@ def test_black_scholes_is_nan_where_undefined_and_within_arbitrage_bounds_elsewh
     greeks = bsm_greeks(S, K, T, r, q, sigma, call)
     price = bsm_price(S, K, T, r, q, sigma, call)
     with np.errstate(all="ignore"):  # the test's own arithmetic on the bad values
-        defined = (S > 0) & (K > 0) & (T > 0) & (sigma > 0) & np.isfinite(S + K + T + sigma)
+        defined = (S > 0) & (K > 0) & (T > 0) & (sigma > 0) & np.isfinite(S + K + T + sigma) \
+            & (sigma * np.sqrt(T) > 0)
         fwd_s, fwd_k = S * np.exp(-q * T), K * np.exp(-r * T)
         low = np.maximum((fwd_s - fwd_k) if call else (fwd_k - fwd_s), 0.0)
         high = fwd_s if call else fwd_k
