@@ -268,3 +268,33 @@ def test_backend_terminated_during_a_restore_drill(clean_db):
     assert retried.passed and retried.mismatches == [] and retried.tables_checked > 10
     assert retried.tables_checked == len(backup.manifest["tables"])
     assert live_checksums(clean_db) == backup.manifest["tables"]  # nothing changed since the dump
+
+
+def test_backend_terminated_during_a_physical_backup(clean_db):
+    from ops_support import load_day
+
+    from stockula_pipelines.lib.backup import catalog, physical
+    from stockula_pipelines.lib.backup.catalog import Target
+    from stockula_pipelines.lib.backup.errors import BackupError
+    from stockula_pipelines.lib.backup.pgbackrest import BackupPaths, PgBackRest
+
+    target = Target(clean_db.settings, clean_db.name)
+    load_day(clean_db, 13, direct=True)
+    undisturbed = physical.run_physical(target, "incr", log=lambda _m: None)
+    rest = PgBackRest(BackupPaths.from_settings(clean_db.settings))
+    sets_before = [b["label"] for b in rest.info()]
+
+    # pgBackRest's own session: once it has started the backup it sits idle while it copies files.
+    killer = BackendKiller(clean_db.dsn(Role.admin, direct=True), "postgres", query_like="%pg_backup_start%",
+                           active=False).start()
+    with pytest.raises(BackupError) as failure:
+        physical.run_physical(target, "incr", log=lambda _m: None)
+    victim = killer.result()
+    assert victim.application_name.startswith("pgBackRest")
+    assert str(failure.value).startswith("pgbackrest backup failed (exit ")  # pgBackRest's own words follow
+    assert [b["label"] for b in rest.info()] == sets_before  # no partial set listed
+    newest, previous = catalog.list_backups(target)[:2]
+    assert newest["status"] == "failed" and previous["backup_id"] == undisturbed.backup_id
+
+    retried = physical.run_physical(target, "incr", log=lambda _m: None)
+    assert retried.manifest["tables"] == undisturbed.manifest["tables"]
