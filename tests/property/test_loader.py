@@ -86,3 +86,15 @@ def test_every_contract_is_loaded_or_quarantined(test_db, writer, rows):
     stored = writer.execute("SELECT count(*) FROM market.options_calls").fetchone()[0]
     assert stored == checked.valid.height
     assert _stored(writer, "options_calls", columns) == _rows(checked.valid, columns)
+
+
+@settings(max_examples=DB_EXAMPLES // 4)
+@given(price_rows(max_rows=4))
+def test_a_frame_of_naive_timestamps_is_refused_before_touching_the_database(test_db, writer, rows):
+    from stockula_pipelines.lib.ingest import IngestError
+
+    naive = frame_of("price_history", rows).with_columns(pl.col("time").dt.replace_time_zone(None))
+    before = writer.execute("SELECT count(*) FROM ops.ingest_log").fetchone()
+    with pytest.raises(IngestError, match="naive timestamps"):
+        load_window(writer, "price_history", naive, window=WINDOW, symbols=["AAA"], interval="1d", source="test")
+    assert writer.execute("SELECT count(*) FROM ops.ingest_log").fetchone() == before

@@ -76,3 +76,10 @@ def test_a_frame_not_of_the_schema_is_refused_with_a_value_error_naming_the_tabl
         validate("price_history", frame)
     with pytest.raises(ValueError, match="lacks column"):
         validate("price_history", frame.drop("volume"))
+
+
+@given(price_rows(max_rows=4))
+def test_naive_timestamps_are_refused_rather_than_taken_for_utc(rows):
+    frame = frame_of("price_history", rows).with_columns(pl.col("time").dt.replace_time_zone(None))
+    with pytest.raises(ValueError, match="naive timestamps"):
+        validate("price_history", frame)
