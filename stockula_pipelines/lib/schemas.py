@@ -101,4 +101,12 @@ def conform(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     missing = [c for c in schema if c not in frame.columns]
     if missing:
         raise ValueError(f"{table}: frame lacks column(s) {', '.join(missing)}")
-    return frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+    naive = [c for c, t in schema.items() if isinstance(t, pl.Datetime) and t.time_zone
+             and isinstance(frame.schema[c], pl.Datetime) and frame.schema[c].time_zone is None]
+    if naive:
+        raise ValueError(f"{table}: column(s) {', '.join(naive)} hold naive timestamps; refusing to guess their "
+                         "time zone (make them aware, e.g. dt.replace_time_zone('UTC') if they are UTC)")
+    try:
+        return frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+    except pl.exceptions.PolarsError as exc:  # polars' cast errors are not ValueErrors (polars >= 1)
+        raise ValueError(f"{table}: a column does not cast to its schema type: {str(exc).splitlines()[0]}") from exc

@@ -15,13 +15,19 @@ from contextlib import contextmanager
 
 import psycopg
 from dagster import ConfigurableResource, InitResourceContext
-from psycopg_pool import ConnectionPool
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import Field, PrivateAttr
 
 from stockula_pipelines.lib.db.capabilities import Capabilities, detect
 from stockula_pipelines.settings import Role, get_settings
 
-_CONNECT_KWARGS = {"prepare_threshold": None}
+CONNECT_TIMEOUT_S = 10  # libpq's connect_timeout: a server that accepts but never answers costs this, not forever
+_CONNECT_KWARGS = {"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_S}
+
+
+class DatabaseUnreachable(psycopg.OperationalError):
+    """No connection to PgBouncer or PostgreSQL in time; the message says which, where, and why."""
 
 
 class TimescaleResource(ConfigurableResource):
@@ -60,11 +66,39 @@ class TimescaleResource(ConfigurableResource):
             self._pool = pool
         return self._pool
 
+    def _unreachable(self, waited: float, reason: str | None = None) -> DatabaseUnreachable | None:
+        """Say which server, where and why; ``reason`` None: find it with one more attempt (None back when
+        that attempt connects: the pool was merely exhausted)."""
+        dsn = self.resolved_dsn()
+        if reason is None:
+            try:
+                psycopg.connect(dsn, **_CONNECT_KWARGS).close()
+                return None
+            except psycopg.Error as exc:
+                reason = str(exc)
+        params = conninfo_to_dict(dsn)
+        what = "PgBouncer" if self.through_pgbouncer() else "PostgreSQL"
+        # libpq's messages name host and port, never the password.
+        return DatabaseUnreachable(
+            f"cannot reach {what} at {params.get('host')}:{params.get('port')} (database {params.get('dbname')}, "
+            f"user {params.get('user')}) within {waited:.0f}s: {' '.join(reason.split())}")
+
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        """A pooled connection; a transaction left open is committed on clean exit, else rolled back."""
-        with self._get_pool().connection() as conn:
-            yield conn
+        """A pooled connection; a transaction left open is committed on clean exit, else rolled back.
+
+        No connection within ``pool_timeout_s`` raises :class:`DatabaseUnreachable`.
+        """
+        acquired = False
+        try:
+            with self._get_pool().connection() as conn:
+                acquired = True
+                yield conn
+        except PoolTimeout as exc:
+            unreachable = None if acquired else self._unreachable(self.pool_timeout_s)
+            if unreachable is None:  # the caller's own code raised it, or every connection was busy
+                raise
+            raise unreachable from exc
 
     @contextmanager
     def autocommit_connection(self) -> Iterator[psycopg.Connection]:
@@ -73,7 +107,11 @@ class TimescaleResource(ConfigurableResource):
         VACUUM, CREATE INDEX CONCURRENTLY and refresh_continuous_aggregate() cannot run inside a
         transaction. It is not pooled, so the pool's connections never change mode.
         """
-        with psycopg.connect(self.resolved_dsn(), autocommit=True, **_CONNECT_KWARGS) as conn:
+        try:
+            conn = psycopg.connect(self.resolved_dsn(), autocommit=True, **_CONNECT_KWARGS)
+        except psycopg.OperationalError as exc:
+            raise self._unreachable(CONNECT_TIMEOUT_S, str(exc)) from exc  # type: ignore[misc]
+        with conn:
             yield conn
 
     def capabilities(self) -> Capabilities:

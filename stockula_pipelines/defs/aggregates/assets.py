@@ -9,6 +9,7 @@ from psycopg import sql
 
 from stockula_pipelines.automation import after_upstream_loads
 from stockula_pipelines.defs.load_plots import aggregate_plot, column_schema
+from stockula_pipelines.defs.retries import retry_on_lost_database
 from stockula_pipelines.lib.aggregates import AGGREGATES, RefreshResult, refresh_aggregate
 from stockula_pipelines.resources.timescale import TimescaleResource
 
@@ -73,6 +74,7 @@ def _build(name: str, upstream: dg.AssetKey, description: str) -> dg.AssetsDefin
         metadata={"grain": agg.grain, "source": f"market.{agg.source_table}",
                   "intervals": ",".join(agg.intervals or ()) or "all"},
     )
+    @retry_on_lost_database
     def _asset(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> dg.MaterializeResult:
         caps = timescale.capabilities()
         # refresh_continuous_aggregate refuses a transaction block, so always autocommit; the

@@ -13,6 +13,7 @@ from stockula_pipelines.defs.ingest_common import (
     run_symbols,
     run_window,
 )
+from stockula_pipelines.defs.retries import retry_on_lost_database
 from stockula_pipelines.partitions import corporate_action_partitions
 from stockula_pipelines.resources.market_data import MarketDataResource
 from stockula_pipelines.resources.timescale import TimescaleResource
@@ -34,6 +35,7 @@ STOCKS = dg.AssetKey(["market", "stocks"])
     backfill_policy=SINGLE_RUN,
     pool=SOURCE_POOL,
 )
+@retry_on_lost_database
 def corporate_actions(context: dg.AssetExecutionContext, market_data: MarketDataResource,
                       timescale: TimescaleResource):
     """Dividends and splits whose ex-date falls in the run's month(s), exchange time.

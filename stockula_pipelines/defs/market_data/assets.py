@@ -13,6 +13,7 @@ from stockula_pipelines.defs.ingest_common import (
     run_window,
 )
 from stockula_pipelines.defs.load_plots import column_schema
+from stockula_pipelines.defs.retries import retry_on_lost_database
 from stockula_pipelines.lib.ingest import upsert
 from stockula_pipelines.partitions import daily_partitions, intraday_partitions
 from stockula_pipelines.resources.market_data import MarketDataResource
@@ -23,6 +24,7 @@ OWNERS = ["team:data-platform"]
 
 
 @dg.asset(key=["market", "stocks"], group_name=GROUP, kinds=DB_KINDS, pool=SOURCE_POOL, owners=OWNERS)
+@retry_on_lost_database
 def stocks(context: dg.AssetExecutionContext, market_data: MarketDataResource,
            timescale: TimescaleResource) -> dg.MaterializeResult:
     """Reference data of the universe: one row per symbol (name, sector, industry, market cap).
@@ -51,6 +53,7 @@ def stocks(context: dg.AssetExecutionContext, market_data: MarketDataResource,
     backfill_policy=SINGLE_RUN, deps=[stocks], pool=SOURCE_POOL, owners=OWNERS,
     metadata={"interval": "1d", "table": "market.price_history"},
 )
+@retry_on_lost_database
 def price_history(context: dg.AssetExecutionContext, market_data: MarketDataResource,
                   timescale: TimescaleResource) -> dg.MaterializeResult:
     """Daily OHLCV bars, raw (unadjusted): one row per symbol per trading day (interval '1d').
@@ -76,6 +79,7 @@ def _load_bars(context: dg.AssetExecutionContext, market_data: MarketDataResourc
     partitions_def=intraday_partitions, backfill_policy=SINGLE_RUN, deps=[stocks], pool=SOURCE_POOL,
     owners=OWNERS, metadata={"table": "market.price_history"},
 )
+@retry_on_lost_database
 def price_history_intraday(context: dg.AssetExecutionContext, market_data: MarketDataResource,
                            timescale: TimescaleResource) -> dg.MaterializeResult:
     """Intraday OHLCV bars written to market.price_history with their own interval

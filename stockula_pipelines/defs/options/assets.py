@@ -14,6 +14,7 @@ from stockula_pipelines.defs.ingest_common import (
     load_fetched,
     run_symbols,
 )
+from stockula_pipelines.defs.retries import retry_on_lost_database
 from stockula_pipelines.lib.ingest.snapshots import snapshot_problem
 from stockula_pipelines.lib.sources import SourceError
 from stockula_pipelines.partitions import daily_partitions, partition_window
@@ -39,6 +40,7 @@ PUTS = dg.AssetKey(["market", "options_puts"])
     backfill_policy=SINGLE_RUN,
     pool=SOURCE_POOL,
 )
+@retry_on_lost_database
 def option_chains(context: dg.AssetExecutionContext, market_data: MarketDataResource,
                   timescale: TimescaleResource):
     """Both sides of the chain from one request per symbol and expiry; one load per snapshot day.

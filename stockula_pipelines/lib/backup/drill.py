@@ -20,7 +20,7 @@ from stockula_pipelines.settings import Role
 
 from . import catalog
 from .catalog import Target
-from .errors import BackupError, VerificationFailed
+from .errors import BackupError, ConnectionLost, VerificationFailed
 from .pgbackrest import BackupPaths, PgBackRest
 from .restore import DROP_DATABASE, restore_logical, restore_physical
 
@@ -96,6 +96,11 @@ def run_drill(target: Target, backup_id: str | None = None, *, run_id: str | Non
         if not result.passed and not result.problem:
             result.problem = (f"{len(result.mismatches)} table(s) differ from the manifest, "
                               f"{len(result.amcheck_errors)} index error(s)")
+    except ConnectionLost:
+        # Interrupted, not a verdict: recording a failed drill would raise a false alarm and take the
+        # retention protection of the last verified backup away. The caller (or the op's retry) runs it again.
+        log(f"verify: {backup_id} INTERRUPTED after {time.monotonic() - started:.1f}s; nothing recorded")
+        raise
     except BackupError as exc:
         result.problem = str(exc)
     result.seconds = time.monotonic() - started
@@ -135,8 +140,8 @@ def _drill_physical(target: Target, backup_id: str, result: DrillResult, log: Lo
 
 def _drill_logical(target: Target, backup_id: str, result: DrillResult, log: Log) -> None:
     scratch_db = f"{target.dbname}_drill"
-    restored = restore_logical(target, backup_id, into=scratch_db, drop_existing=True, log=log)
-    try:
+    try:  # the scratch database goes even when the restore into it fails part-way
+        restored = restore_logical(target, backup_id, into=scratch_db, drop_existing=True, log=log)
         result.restore_seconds = restored.seconds
         result.tables_checked = len(restored.tables)
         result.mismatches = restored.mismatches

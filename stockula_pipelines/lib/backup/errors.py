@@ -24,6 +24,20 @@ class RestoreRefused(BackupError):
         super().__init__(message, exit_code=EXIT_REFUSED)
 
 
+class ConnectionLost(BackupError):
+    """A database connection died under a restore (backend terminated, server restarted): the step was
+    interrupted, which says nothing about the backup itself; running it again is the remedy."""
+
+
+# What libpq and the server print when a connection goes away under a client (pg_restore, pg_dump).
+LOST_CONNECTION = ("terminating connection due to", "server closed the connection unexpectedly",
+                   "the database system is shutting down", "server conn crashed")
+
+
+def lost_connection(stderr: str) -> bool:
+    return any(phrase in stderr for phrase in LOST_CONNECTION)
+
+
 class VerificationFailed(BackupError):
     def __init__(self, message: str) -> None:
         super().__init__(message, exit_code=EXIT_VERIFY_FAILED)

@@ -19,7 +19,7 @@ from stockula_pipelines.stack.layout import PG_BIN
 from . import catalog
 from .catalog import Target
 from .checksums import available_timescaledb, compare, table_checksums
-from .errors import BackupError, RestoreRefused
+from .errors import BackupError, ConnectionLost, RestoreRefused, lost_connection
 from .logical import LogicalFiles, conn_args, pg_env, verify_file
 from .pgbackrest import BackupPaths, PgBackRest
 from .physical import chain_problem
@@ -111,8 +111,9 @@ def restore_logical(target: Target, backup_id: str, *, into: str | None = None, 
     with target.connect(Role.admin, dbname=into, autocommit=True) as conn:
         conn.execute("SELECT timescaledb_post_restore()")
     if proc.returncode != 0:
-        raise BackupError(f"pg_restore into {into} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}; "
-                          f"the partial database {into} was left for inspection (drop it with --drop-existing)")
+        error = ConnectionLost if lost_connection(proc.stderr) else BackupError
+        raise error(f"pg_restore into {into} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}; "
+                    f"the partial database {into} was left for inspection (drop it with --drop-existing)")
     with target.connect(Role.admin, dbname=into) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         sums = table_checksums(conn)

@@ -113,9 +113,19 @@ def copy_frame(
     with conn.cursor() as cur:
         for number, offset in enumerate(range(0, table.num_rows, batch_rows), start=1):
             part = table.slice(offset, batch_rows)
-            with cur.copy(statement) as copy:
-                for piece in iter_copy_stream(part, jsonb):
-                    copy.write(piece)
+            try:
+                with cur.copy(statement) as copy:
+                    for piece in iter_copy_stream(part, jsonb):
+                        copy.write(piece)
+            except ValueError as exc:
+                # psycopg 3.3 cannot unpack the end of a COPY that got two errors back (PgBouncer adds
+                # "server conn crashed?" after the backend's FATAL) and raises a bare ValueError.
+                if not conn.broken:
+                    raise
+                reason = conn.pgconn.error_message.decode(errors="replace").strip()
+                raise psycopg.OperationalError(
+                    f"the connection was lost during COPY into {target.as_string()} (batch {number}; "
+                    f"{copied} row(s) in earlier batches): {reason}") from exc
             copied += cur.rowcount if cur.rowcount >= 0 else part.num_rows
             if on_batch is not None:
                 on_batch(number, copied)

@@ -11,6 +11,8 @@ empty_symbol              symbol (and, for options, contract_symbol) null or bla
 invalid_symbol            symbol not matching ``^[A-Z0-9.\\-^=]{1,20}$`` (so SQL-shaped or lower-case
                           "symbols" never reach the database, even though the loader binds values)
 unknown_symbol            symbol not in ``known_symbols`` (only when given)
+nul_character             a text value holds a NUL (0x00) character, which PostgreSQL text cannot store
+                          (in the quarantine it is written as the six characters ``\\u0000``)
 outside_window            time not in the half-open ``window`` [start, end) (only when given)
 duplicate_key             several rows share the table's key but differ in value: ALL copies are
                           rejected (none can be trusted over another); identical copies are
@@ -23,6 +25,8 @@ low_above_high            price_history: low > high
 open_outside_range        price_history: open < low or open > high
 close_outside_range       price_history: close < low or close > high
 negative_volume           price_history / options: volume (or open_interest) < 0
+value_out_of_range        price_history: close x volume is not a finite double (the stored trading_value
+                          would overflow, and PostgreSQL would abort the whole COPY)
 negative_quote            options: bid, ask or last_price < 0 (zero quotes are legitimate)
 bid_above_ask             options: bid > ask while ask > 0 (ask 0 means "no offer", not a cross)
 non_positive_strike       options: strike null or <= 0
@@ -50,6 +54,7 @@ from stockula_pipelines.lib.schemas import TABLES, UTC_TS, conform
 from stockula_pipelines.lib.windows import utc_window
 
 SYMBOL_PATTERN = r"^[A-Z0-9.\-^=]{1,20}$"
+NUL = "\x00"
 
 REJECTED_SCHEMA = {
     "table_name": pl.String,
@@ -61,9 +66,10 @@ REJECTED_SCHEMA = {
 }
 
 RULES = (
-    "missing_key", "empty_symbol", "invalid_symbol", "unknown_symbol", "outside_window", "duplicate_key",
+    "missing_key", "empty_symbol", "invalid_symbol", "unknown_symbol", "nul_character", "outside_window",
+    "duplicate_key",
     "missing_value", "missing_price", "non_positive_price", "low_above_high", "open_outside_range", "close_outside_range",
-    "negative_volume", "negative_quote", "bid_above_ask", "non_positive_strike", "expired_before_snapshot",
+    "negative_volume", "value_out_of_range", "negative_quote", "bid_above_ask", "non_positive_strike", "expired_before_snapshot",
     "non_positive_amount", "non_positive_ratio",
 )
 
@@ -97,6 +103,10 @@ def _bad_number(name: str) -> pl.Expr:
     return col.is_null() | col.is_nan() | col.is_infinite()
 
 
+def _without_nul(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_all(NUL, "\\u0000", literal=True)
+
+
 def _blank(name: str) -> pl.Expr:
     return pl.col(name).is_null() | (pl.col(name).str.strip_chars() == "")
 
@@ -116,6 +126,10 @@ def _rules(table: str, key: tuple[str, ...], window, known_symbols) -> list[tupl
     if known_symbols is not None:
         rules.append(("unknown_symbol", ~pl.col("symbol").is_in(sorted(known_symbols)),
                       pl.format("symbol {} is not in the stock universe", _v("symbol"))))
+    texts = [c for c, dtype in TABLES[table][0].items() if dtype == pl.String]
+    rules.append(("nul_character", pl.any_horizontal([pl.col(c).str.contains(NUL, literal=True) for c in texts]),
+                  pl.concat_str([pl.when(pl.col(c).str.contains(NUL, literal=True)).then(pl.lit(c)) for c in texts],
+                                separator=", ", ignore_nulls=True) + pl.lit(" holds a NUL character")))
     if window is not None and "time" in key:
         start, end = utc_window(window, what=f"validation of {table}")
         rules.append(("outside_window", ~((pl.col("time") >= start) & (pl.col("time") < end)),
@@ -149,6 +163,8 @@ def _rules(table: str, key: tuple[str, ...], window, known_symbols) -> list[tupl
              pl.format("close {} outside [low {}, high {}]", _v("close_price"), _v("low_price"),
                        _v("high_price"))),
             ("negative_volume", pl.col("volume") < 0, pl.format("volume {} < 0", _v("volume"))),
+            ("value_out_of_range", known["close_price"] & (pl.col("close_price") * pl.col("volume")).is_infinite(),
+             pl.format("close {} x volume {} overflows a double", _v("close_price"), _v("volume"))),
         ]
     elif is_options:
         rules += [
@@ -210,13 +226,15 @@ def validate(
         [pl.when(pl.col(f)).then(msg + pl.lit(f" (rule {n})")) for (n, _, msg), f in zip(rules, flags, strict=True)],
         separator="; ", ignore_nulls=True,
     )
+    # The quarantine is text and jsonb, neither of which takes a NUL: it is written as "\u0000" there.
+    printable = [_without_nul(pl.col(c)) if frame.schema[c] == pl.String else pl.col(c) for c in columns]
     rejected = bad.select(
         pl.lit(table, pl.String).alias("table_name"),
         rule_names.alias("rule"),
-        pl.col("symbol"),
+        _without_nul(pl.col("symbol")),
         (pl.col("time") if "time" in columns else pl.lit(None, UTC_TS)).alias("time"),
-        (_subject(table) + pl.lit(": ") + clauses).alias("detail"),
-        pl.struct(columns).struct.json_encode().alias("row_data"),
+        _without_nul(_subject(table) + pl.lit(": ") + clauses).alias("detail"),
+        pl.struct(printable).struct.json_encode().alias("row_data"),
     ).cast(REJECTED_SCHEMA)
     counts = {"input": frame.height, "valid": valid.height, "rejected": rejected.height,
               "identical_duplicates": frame.height - deduped.height}

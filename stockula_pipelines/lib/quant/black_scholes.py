@@ -12,8 +12,9 @@ Units of the Greeks (they are written into the database column comments, so keep
   negative for a long option. Divide by 365 for a per-calendar-day figure.
 * ``rho``: d price / d r per 1.00 change of r (NOT per 1%), S and q held fixed.
 
-Inputs for which the model is undefined (T <= 0, S <= 0, K <= 0, sigma <= 0, any NaN or infinity) give
-NaN in every output rather than raising or warning, so one bad row never sinks a batch.
+Inputs for which the model is undefined (T <= 0, S <= 0, K <= 0, sigma <= 0 or so small that
+sigma * sqrt(T) underflows to 0, any NaN or infinity) give NaN in every output rather than raising or
+warning, so one bad row never sinks a batch.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def _d1_sst(S, K, T, r, q, sigma):
     sqrt_t = np.sqrt(T)
     sst = sigma * sqrt_t
     # Poisoning sigma*sqrt(T) with NaN makes every output NaN for invalid rows with one `where`.
-    valid = _valid(S, K, T, sigma)
+    valid = _valid(S, K, T, sigma) & (sst > 0)  # a subnormal sigma times sqrt(T) underflows to 0
     if not valid.all():
         sst = np.where(valid, sst, np.nan)
     d1 = np.log(S / K)

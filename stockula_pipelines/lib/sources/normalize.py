@@ -86,6 +86,23 @@ def _as_int(name: str) -> pl.Expr:
     return _as_float(name).round(0).cast(pl.Int64, strict=False)
 
 
+def _from_pandas(body: pd.DataFrame, symbol: str, what: str) -> pl.DataFrame:
+    """``body`` in polars; a column pandas holds as mixed objects (numbers beside text, integers beyond
+    64 bits) is refused by name instead of failing deep inside Arrow."""
+    try:
+        return pl.from_pandas(body)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as exc:  # Arrow's are Type/ValueErrors
+        bad = []
+        for column in body.columns:
+            try:
+                pl.from_pandas(body[[column]])
+            except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+                bad.append(str(column))
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NormalizationError(f"{symbol}: {what} column(s) {', '.join(bad) or '?'} mix values of several "
+                                 f"types ({detail})") from exc
+
+
 def history_from_polars(
     frame: pl.DataFrame, symbol: str, *, interval: str, exchange_tz: str, source: str,
     split_history: pl.DataFrame | None = None,
@@ -179,7 +196,7 @@ def history_from_pandas(
         )
     body = df.reset_index(drop=True)
     body.columns = [str(c) for c in body.columns]
-    frame = pl.from_pandas(body).with_columns(
+    frame = _from_pandas(body, symbol, "price frame").with_columns(
         pl.Series("ts", index.tz_convert("UTC")).cast(UTC_TS)
     )
     return history_from_polars(frame, symbol, interval=interval, exchange_tz=exchange_tz, source=source,
@@ -236,7 +253,8 @@ def option_chain_frame(
             raise NormalizationError(f"{symbol}: option {label} {value} is naive")
     if chain is None or len(chain) == 0:
         return empty_frame("options_calls")
-    frame = pl.from_pandas(chain.reset_index(drop=True)) if isinstance(chain, pd.DataFrame) else chain
+    frame = (_from_pandas(chain.reset_index(drop=True), symbol, f"{expiration_date} option chain")
+             if isinstance(chain, pd.DataFrame) else chain)
     needed = ("contractSymbol", "strike", "lastPrice", "bid", "ask", "volume", "openInterest",
               "impliedVolatility", "inTheMoney")
     missing = [c for c in needed if c not in frame.columns]
@@ -273,21 +291,29 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _text(value: Any) -> str | None:
+    """A text field as text, whatever JSON type it came as (Yahoo sends numbers where names belong)."""
+    value = _clean(value)
+    return None if value is None else str(value)
+
+
 def stock_from_info(info: Mapping[str, Any] | None, symbol: str) -> pl.DataFrame:
     """``Ticker.info`` → one STOCKS row; absent fields become nulls (Yahoo omits them for ETFs etc.)."""
     info = info or {}
     cap = _clean(info.get("marketCap"))
     try:
         market_cap = int(cap) if cap is not None else None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an infinite float
         raise NormalizationError(f"{symbol}: marketCap {cap!r} is not a number") from exc
+    if market_cap is not None and not -(2**63) <= market_cap < 2**63:
+        raise NormalizationError(f"{symbol}: marketCap {cap!r} does not fit a bigint")
     row = {
         "symbol": symbol,
-        "name": _clean(info.get("longName")) or _clean(info.get("shortName")),
-        "sector": _clean(info.get("sector")),
-        "industry": _clean(info.get("industry")),
+        "name": _text(info.get("longName")) or _text(info.get("shortName")),
+        "sector": _text(info.get("sector")),
+        "industry": _text(info.get("industry")),
         "market_cap": market_cap,
-        "exchange": _clean(info.get("exchange")),
-        "currency": _clean(info.get("currency")),
+        "exchange": _text(info.get("exchange")),
+        "currency": _text(info.get("currency")),
     }
     return conform(pl.DataFrame([row], schema=empty_frame("stocks").schema), "stocks")
