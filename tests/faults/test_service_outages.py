@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
+from fixtures.dagster_results import failure_messages
 from stack_faults import (
     BackendKiller,
     HeldLock,
@@ -81,13 +82,7 @@ def _undisturbed(db) -> dict[str, tuple[int, str]]:
 
 
 def _failure_text(result: dg.ExecuteInProcessResult) -> str:
-    texts = []
-    for event in result.get_step_failure_events():
-        error = event.step_failure_data.error
-        while error is not None:
-            texts.append(error.message)
-            error = error.cause
-    return " | ".join(texts)
+    return " | ".join(failure_messages(result))
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])

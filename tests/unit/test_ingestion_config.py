@@ -8,6 +8,7 @@ import socket
 
 import dagster as dg
 import pytest
+from fixtures.dagster_results import failure_messages
 
 from stockula_pipelines.definitions import defs
 from stockula_pipelines.resources.market_data import MarketDataResource
@@ -35,13 +36,7 @@ def _nowhere() -> str:
 
 
 def _messages(result: dg.ExecuteInProcessResult) -> str:
-    texts = []
-    for event in result.get_step_failure_events():
-        error = event.step_failure_data.error
-        while error is not None:
-            texts.append(error.message)
-            error = error.cause
-    return "\n".join(texts)
+    return "\n".join(failure_messages(result))
 
 
 @pytest.mark.parametrize("source,message", CONFIGS, ids=["missing_files_dir", "unknown_source"])
