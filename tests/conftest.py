@@ -8,17 +8,39 @@ this and run without the stack.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from psycopg import sql
 
 from stockula_pipelines.settings import Role, Settings, get_settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 TEST_DB = os.environ.get("STOCKULA_TEST_DB", "stockula_test")
+
+# The fault suite reuses the deterministic loads of tests/integration/ops_support.py, which pytest
+# puts on sys.path only when it collects that folder. (One conftest for the whole tree: a second one
+# in a sub-folder would be imported under the same name and shadow ``from conftest import ...``.)
+sys.path.insert(0, str(Path(__file__).resolve().parent / "integration"))
+
+# The property suite (tests/property): a fixed seed (derandomize), bounded examples, no deadline
+# (the machine is shared) and no example database written into the checkout.
+# HYPOTHESIS_PROFILE=deep runs the same properties with more examples, still derandomised.
+_HYPOTHESIS = {
+    "derandomize": True,
+    "deadline": None,
+    "database": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+}
+hypothesis_settings.register_profile("stockula", max_examples=100, **_HYPOTHESIS)
+hypothesis_settings.register_profile("deep", max_examples=2000, **_HYPOTHESIS)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "stockula"))
 
 
 @dataclass(frozen=True)
