@@ -43,8 +43,8 @@ def _frames() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
 
 def _load(conn_or_resource, frame: pl.DataFrame, rejected: pl.DataFrame | None = None, **kw):
     if isinstance(conn_or_resource, TimescaleResource):
-        return conn_or_resource.load_window("price_history", frame, window=WINDOW, symbols=SYMBOLS, source="test",
-                                            rejected=rejected, run_id="fault", partition_key="2024-03-04", **kw)
+        with conn_or_resource.connection() as conn:  # the pooled connection an asset gets
+            return _load(conn, frame, rejected, **kw)
     return load_window(conn_or_resource, "price_history", frame, window=WINDOW, symbols=SYMBOLS, source="test",
                        rejected=rejected, run_id="fault", partition_key="2024-03-04", **kw)
 

@@ -153,18 +153,17 @@ def test_connection_errors_name_no_password(restarted, caplog):
     assert real not in str(excinfo.value) and real not in repr(excinfo.value)
 
     # The pipeline's resource (a pool, which logs its failed attempts) on the same dead DSN.
-    from psycopg_pool import PoolTimeout
-
-    from stockula_pipelines.resources.timescale import TimescaleResource
+    from stockula_pipelines.resources.timescale import DatabaseUnreachable, TimescaleResource
 
     resource = TimescaleResource(dsn=dead.dsn(Role.writer), pool_timeout_s=1.5)
     caplog.set_level(logging.DEBUG)
     try:
-        with pytest.raises(PoolTimeout) as excinfo, resource.connection():
+        with pytest.raises(DatabaseUnreachable) as excinfo, resource.connection():
             pass
     finally:
         resource.close()
-    assert real not in str(excinfo.value)
+    assert str(dead.pgbouncer_port) in str(excinfo.value)  # it says where
+    assert real not in str(excinfo.value) and real not in repr(excinfo.value)
     assert real not in caplog.text
     assert any("connect" in r.getMessage().lower() for r in caplog.records), "the pool did log its failures"
 
