@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     intraday_history_start: date = date(2025, 1, 2)
     # The files source's Yahoo layout is split-adjusted, as Yahoo's exports are; false = raw files.
     files_split_adjusted: bool = True
+    # Bars of a range run are fetched and loaded in batches of symbols holding about this many rows, so a
+    # backfill's memory does not grow with its range (about 0.5 KB per row in flight).
+    load_batch_rows: int = 250_000
     cache_ttl_seconds: int = 6 * 3600
     yfinance_max_retries: int = 5
     # The daily and hourly aggregates read the 5-minute bars (sql/0008): another interval loads, but

@@ -149,9 +149,10 @@ def test_failed_and_empty_symbols_keep_their_rows_and_the_coverage_check_warns(c
     assert set(meta["symbols_skipped"]) == {failing, silent}
     assert "HTTP 500" in meta["symbols_skipped"][failing] and "no data" in meta["symbols_skipped"][silent]
     after = _bars(clean_db)
-    # loaded_at included: the two skipped rows were not even rewritten; the others were.
-    assert after[failing] == stored[failing] and after[silent] == stored[silent]
-    assert all(after[s][-1] > stored[s][-1] for s in others)
+    # loaded_at included: the two skipped rows were not even rewritten, and nor were the others, which
+    # the source returned exactly as stored.
+    assert after == stored
+    assert meta["rows_unchanged"] == len(others) and meta["rows_loaded"] == 0
     coverage = [e for e in result.get_asset_check_evaluations() if e.check_name == "source_coverage"]
     assert coverage and all(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in coverage)
     (details,) = [e.metadata["details"].value for e in coverage if "details" in e.metadata]
@@ -169,11 +170,9 @@ def test_rejected_rows_keep_the_stored_row_and_do_not_stop_the_other_symbols(cle
                   faults={crossed: "close_above_high", no_volume: "null_volume"})
     assert result.success  # a NULL volume is quarantined, not a NOT NULL violation aborting the COPY
     meta = _meta(result, ["market", "price_history"])
-    assert meta["rows_quarantined"] == 2 and meta["rows_loaded"] == len(others)
+    assert meta["rows_quarantined"] == 2 and meta["rows_unchanged"] == len(others)
     assert meta["quarantined_by_rule"] == {"close_outside_range": 1, "missing_value": 1}
-    after = _bars(clean_db)
-    assert after[crossed] == stored[crossed] and after[no_volume] == stored[no_volume]
-    assert all(after[s][-1] > stored[s][-1] for s in others)
+    assert _bars(clean_db) == stored  # the rejected rows' stored rows kept; the others unchanged
     with clean_db.connect(Role.admin, direct=True) as conn:
         quarantined = {r[0]: r[1:] for r in conn.execute(
             "SELECT symbol, rule, detail FROM quality.quarantine WHERE resolved_at IS NULL")}
@@ -215,8 +214,9 @@ def test_a_rate_limited_symbol_is_retried_on_the_second_pass(clean_db: TestDatab
     assert result.success
     meta = _meta(result, ["market", "price_history"])
     assert meta["symbols_retried"] == [limited] and meta["symbols_skipped"] == {}
-    assert meta["rows_loaded"] == UNIVERSE
-    assert _bars(clean_db)[limited][-1] > stored[limited][-1]  # reloaded, not kept
+    # Every symbol answered (the limited one on the retry) with the rows already stored.
+    assert meta["rows_unchanged"] == UNIVERSE and meta["rows_loaded"] == 0
+    assert _bars(clean_db) == stored
 
 
 def _chains(conn: psycopg.Connection, symbol: str) -> tuple[int, str]:
@@ -242,7 +242,12 @@ def test_an_option_chain_fetched_a_session_late_is_refused_and_keeps_the_days_ch
     with clean_db.connect() as conn:
         assert _chains(conn, late) == before_late
         after_other = _chains(conn, other)
-    assert after_other[0] == before_other[0] and after_other[1] != before_other[1]  # reloaded
+    assert after_other == before_other  # answered with the chain already stored: left untouched
+    with clean_db.connect() as conn:
+        (answered,) = conn.execute("SELECT count(*) FROM market.options_calls WHERE symbol <> %s AND snapshot_date = %s",
+                                   (late, date.fromisoformat(DAY))).fetchone()
+    calls = _meta(result, ["market", "options_calls"])
+    assert (calls["rows_unchanged"], calls["rows_loaded"]) == (answered, 0)
 
 
 def _changed(conn: psycopg.Connection, table: str) -> list[str]:

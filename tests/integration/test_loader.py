@@ -152,8 +152,33 @@ def test_reload_of_the_same_window_is_identical(db):
                             source="test", batch_rows=7)
         assert fingerprint(conn, "price_history") == first
         assert first[0] == 300
-        assert (again.rows_deleted, again.rows_loaded) == (300, 300)
-        assert [r[6:8] for r in log_rows(conn)] == [(0, 300), (300, 300)]
+        # Identical rows are compared, not rewritten: nothing deleted, nothing written.
+        assert (again.rows_deleted, again.rows_loaded, again.rows_unchanged) == (0, 0, 300)
+        assert again.symbols_unchanged == ("AAA", "BBB", "CCC")
+        assert [r[6:8] for r in log_rows(conn)] == [(0, 300), (0, 0)]
+
+
+def test_a_reload_rewrites_only_the_symbols_whose_rows_differ(db):
+    frame = bars(["AAA", "BBB", "CCC"], T0, 100, seed=2)
+    with db.connect() as conn:
+        load_window(conn, "price_history", frame, window=WINDOW, symbols=["AAA", "BBB", "CCC"], source="test")
+        before = dict(conn.execute("SELECT symbol, max(loaded_at) FROM market.price_history GROUP BY symbol").fetchall())
+        # One bar of BBB restated in the last bit of its close, and one bar of CCC gone from the source.
+        nudged = frame.with_columns(
+            pl.when((pl.col("symbol") == "BBB") & (pl.col("time") == T0))
+            .then(pl.col("close_price").map_elements(lambda v: __import__("math").nextafter(v, 0.0),
+                                                     return_dtype=pl.Float64))
+            .otherwise(pl.col("close_price")).alias("close_price"))
+        nudged = nudged.filter(~((pl.col("symbol") == "CCC") & (pl.col("time") == T0)))
+        again = load_window(conn, "price_history", nudged, window=WINDOW, symbols=["AAA", "BBB", "CCC"],
+                            source="test")
+        assert again.symbols_unchanged == ("AAA",)
+        assert (again.rows_deleted, again.rows_loaded, again.rows_unchanged) == (200, 199, 100)
+        after = dict(conn.execute("SELECT symbol, max(loaded_at) FROM market.price_history GROUP BY symbol").fetchall())
+        assert after["AAA"] == before["AAA"] and after["BBB"] > before["BBB"] and after["CCC"] > before["CCC"]
+        assert_frame_equal(read_table(conn, "price_history"), nudged.sort("symbol", "interval", "time"))
+        (changed,) = conn.execute("SELECT symbols_changed FROM ops.ingest_log ORDER BY ingest_id DESC LIMIT 1").fetchone()
+        assert changed == ["BBB", "CCC"]
 
 
 def test_fewer_symbols_replace_only_those(db):

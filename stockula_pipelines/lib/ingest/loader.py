@@ -3,7 +3,8 @@
 A load deletes ``[start, end)`` for its symbols (and interval, for bars), COPYs the new rows, records
 the rows validation refused in ``quality.quarantine`` and one row in ``ops.ingest_log``, all in a
 single transaction: re-running a load gives identical table contents, and a load that fails midway
-leaves nothing behind. Only transaction-scoped state is used (no session SETs, no prepared
+leaves nothing behind. Symbols whose stored rows already equal the new ones are neither deleted nor
+written (:mod:`.unchanged`): re-running an unchanged window costs a read, not a rewrite. Only transaction-scoped state is used (no session SETs, no prepared
 statements, no temp tables outliving the transaction), so it works through PgBouncer in transaction
 mode.
 """
@@ -21,6 +22,7 @@ import psycopg
 from stockula_pipelines.lib.db.capabilities import detect
 
 from . import bookkeeping as bk
+from . import unchanged
 from .copy import BatchHook, copy_frame
 from .validate import (
     IngestError,
@@ -45,7 +47,7 @@ class LoadResult:
     rows_deleted: int
     rows_loaded: int  # rows written: COPYed (replace) or newly inserted (upsert)
     rows_updated: int  # upsert: existing rows whose values changed
-    rows_unchanged: int  # upsert: existing rows that already held the same values
+    rows_unchanged: int  # rows that already held the same values, so were not written
     rows_quarantined: int
     chunks_decompressed: int
     ingest_id: int
@@ -54,6 +56,7 @@ class LoadResult:
     symbols_changed: tuple[str, ...] | None = None  # event tables: symbols whose events changed
     symbols_skipped: tuple[str, ...] = ()  # asked for, left untouched (the source failed or was empty)
     keys_spared: int = 0  # keys of rejected rows, whose stored rows the delete kept
+    symbols_unchanged: tuple[str, ...] = ()  # replace: stored rows equal to the new ones, left untouched
 
 
 
@@ -106,30 +109,38 @@ def load_window(
         mark = _time.perf_counter()
         caps = detect(conn)
         bk.lock_symbols(conn, table, wanted)
-        decompressed = bk.decompress_window(conn, caps, table, start, end)
         timings["prepare"], mark = _lap(mark)
-        deleted, deleted_events = bk.delete_window(conn, table, start=start, end=end, symbols=wanted,
-                                                   interval=interval, spare=spare)
-        timings["delete"], mark = _lap(mark)
-        loaded = copy_frame(conn, bk.target(table), frame, batch_rows=batch_rows, on_batch=on_batch)
-        timings["copy"], mark = _lap(mark)
+        stored = unchanged.read_window(conn, table, start=start, end=end, symbols=wanted, interval=interval)
+        rewrite = sorted(unchanged.changed_symbols(table, frame, stored, spare))
+        same = sorted(set(wanted) - set(rewrite))
+        del stored
+        written = frame if not same else frame.filter(pl.col("symbol").is_in(rewrite))
+        timings["compare"], mark = _lap(mark)
+        deleted, deleted_events, loaded, decompressed = 0, set() if table in bk.EVENT_VALUE else None, 0, 0
+        if rewrite:
+            decompressed = bk.decompress_window(conn, caps, table, start, end)
+            deleted, deleted_events = bk.delete_window(conn, table, start=start, end=end, symbols=rewrite,
+                                                       interval=interval, spare=spare)
+            timings["delete"], mark = _lap(mark)
+            loaded = copy_frame(conn, bk.target(table), written, batch_rows=batch_rows, on_batch=on_batch)
+            timings["copy"], mark = _lap(mark)
         quarantined = bk.write_quarantine(conn, quarantine)
-        changed = bk.changed_event_symbols(table, deleted_events, frame)
+        changed = bk.changed_event_symbols(table, deleted_events, written)
         ingest_id = bk.write_ingest_log(
             conn, table=table, interval=interval, start=start, end=end, symbols=wanted, mode="replace",
             rows_deleted=deleted, rows_loaded=loaded, rows_updated=0, rows_quarantined=quarantined,
-            source=source, run_id=run_id, partition_key=partition_key, symbols_changed=changed,
-            symbols_skipped=skipped_list,
+            source=source, run_id=run_id, partition_key=partition_key,
+            symbols_changed=changed if changed is not None else rewrite, symbols_skipped=skipped_list,
         )
         timings["log"], mark = _lap(mark)
     timings["commit"], mark = _lap(mark)
     return LoadResult(
         table=table, mode="replace", window=(start, end), symbols=tuple(wanted), interval=interval,
-        rows_deleted=deleted, rows_loaded=loaded, rows_updated=0, rows_unchanged=0,
+        rows_deleted=deleted, rows_loaded=loaded, rows_updated=0, rows_unchanged=frame.height - written.height,
         rows_quarantined=quarantined, chunks_decompressed=decompressed, ingest_id=ingest_id,
         seconds=_time.perf_counter() - started, timings=timings,
         symbols_changed=tuple(changed) if changed is not None else None, symbols_skipped=tuple(skipped_list),
-        keys_spared=len(spare[0]),
+        keys_spared=len(spare[0]), symbols_unchanged=tuple(same),
     )
 
 

@@ -59,12 +59,16 @@ def plan_price_loads(conn: psycopg.Connection, loads: list[dict]) -> tuple[dict[
         if load["table_name"] == "price_history":
             if load["interval"] != "1d":
                 continue
-            for symbol in load["symbols"]:
+            # An unchanged symbol's bars were not rewritten, so its metrics still stand.
+            touched = load["symbols"] if load.get("symbols_changed") is None else load["symbols_changed"]
+            if not touched:
+                continue
+            for symbol in touched:
                 current = starts.get(symbol)
                 starts[symbol] = load["window_start"] if current is None else min(current, load["window_start"])
             rows = conn.execute(
                 _SELECT_SYMBOLS_WITH_LATER_DIVIDENDS,
-                {"start": load["window_start"], "symbols": list(load["symbols"])},
+                {"start": load["window_start"], "symbols": list(touched)},
             ).fetchall()
             full.update(r[0] for r in rows)
         elif load.get("symbols_changed") is not None:
