@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -121,7 +122,15 @@ def _remove_data_dir(layout: StackLayout) -> None:
         shutil.rmtree(data_dir(layout))
 
 
-def _base_backup(settings: Settings, layout: StackLayout, run_as: RunAs, log: Log) -> None:
+@dataclass(frozen=True)
+class Clone:
+    """What a fresh base backup took (bench/bench_replica.py reports it)."""
+
+    seconds: float
+    bytes: int
+
+
+def _base_backup(settings: Settings, layout: StackLayout, run_as: RunAs, log: Log) -> Clone:
     target = data_dir(layout)
     _remove_data_dir(layout)
     target.mkdir(mode=0o700)
@@ -137,8 +146,9 @@ def _base_backup(settings: Settings, layout: StackLayout, run_as: RunAs, log: Lo
         timeout=BASEBACKUP_TIMEOUT)
     (target / "standby.signal").touch()
     layout.chown_to(target / "standby.signal", run_as, 0o600)
-    size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
-    log(f"{NAME}: base backup of {size / 2**20:.0f} MB in {time.monotonic() - started:.1f} s")
+    clone = Clone(time.monotonic() - started, sum(p.stat().st_size for p in target.rglob("*") if p.is_file()))
+    log(f"{NAME}: base backup of {clone.bytes / 2**20:.0f} MB in {clone.seconds:.1f} s")
+    return clone
 
 
 def write_configs(settings: Settings, layout: StackLayout, run_as: RunAs) -> bool:
@@ -181,8 +191,10 @@ def probe(settings: Settings, passwords: dict[Role, str]) -> bool:
     return bool(in_recovery) and receiver == "streaming"
 
 
-def ensure(settings: Settings, layout: StackLayout, run_as: RunAs, passwords: dict[Role, str], log: Log) -> None:
-    """Clone (once), configure and start the standby; a second call keeps the one that runs."""
+def ensure(settings: Settings, layout: StackLayout, run_as: RunAs, passwords: dict[Role, str],
+           log: Log) -> Clone | None:
+    """Clone (once), configure and start the standby; a second call keeps the one that runs. Returns the
+    clone made, if any."""
     _write_passfile(settings, layout, run_as, passwords[Role.replicator])
     slot = _slot_active(settings, layout, run_as)
     if slot is None:
@@ -191,8 +203,9 @@ def ensure(settings: Settings, layout: StackLayout, run_as: RunAs, passwords: di
             log(f"{NAME}: the replication slot '{SLOT}' is gone; cloning the standby again")
             stop(layout, run_as)
         _create_slot(settings, layout, run_as)
+    clone = None
     if slot is None or not cloned(layout):
-        _base_backup(settings, layout, run_as, log)
+        clone = _base_backup(settings, layout, run_as, log)
     changed = write_configs(settings, layout, run_as)
     if running(layout):
         if changed:
@@ -205,6 +218,7 @@ def ensure(settings: Settings, layout: StackLayout, run_as: RunAs, passwords: di
     wait_for("the read replica (streaming, SCRAM login as admin)", lambda: probe(settings, passwords),
              timeout=READY_TIMEOUT, log_file=log_file(layout))
     log(f"{NAME}: ready on 127.0.0.1:{settings.replica_port}, streaming through slot '{SLOT}'")
+    return clone
 
 
 def warn_if_left_behind(settings: Settings, layout: StackLayout, run_as: RunAs, log: Log) -> None:
