@@ -207,10 +207,12 @@ def ensure(settings: Settings, layout: StackLayout, run_as: RunAs, passwords: di
     if slot is None or not cloned(layout):
         clone = _base_backup(settings, layout, run_as, log)
     changed = write_configs(settings, layout, run_as)
+    if running(layout) and changed:
+        # A restart, not a reload: the port and the memory settings only change that way, and a standby
+        # resumes its stream where it stopped.
+        log(f"{NAME}: configuration changed, restarting")
+        stop(layout, run_as)
     if running(layout):
-        if changed:
-            _pg_ctl(layout, run_as, "-s", "reload")
-            log(f"{NAME}: configuration changed and reloaded (a new port needs `stockula stack down` first)")
         log(f"{NAME}: already running (pid {pid(layout)})")
     else:
         log(f"{NAME}: starting on 127.0.0.1:{settings.replica_port} (standby of 127.0.0.1:{settings.pg_port})")
