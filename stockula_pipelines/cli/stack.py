@@ -47,15 +47,21 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0 if _print_status(info.services) else 1
 
 
-def cmd_down(args: argparse.Namespace) -> int:
-    from stockula_pipelines.stack import StackError, stack_down
+def _stop(command: str, action) -> int:
+    from stockula_pipelines.stack import StackError
 
     try:
-        stack_down(get_settings())
+        action(get_settings())
     except StackError as exc:
-        print(f"stockula stack down: {exc}", file=sys.stderr)
+        print(f"stockula stack {command}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from stockula_pipelines.stack import stack_down
+
+    return _stop("down", stack_down)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -65,11 +71,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_drop_replica(args: argparse.Namespace) -> int:
-    from stockula_pipelines.stack import StackError, drop_replica
+    from stockula_pipelines.stack import drop_replica
 
-    try:
-        drop_replica(get_settings())
-    except StackError as exc:
-        print(f"stockula stack drop-replica: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return _stop("drop-replica", drop_replica)

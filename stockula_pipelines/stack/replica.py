@@ -241,9 +241,10 @@ def drop(settings: Settings, layout: StackLayout, run_as: RunAs, log: Log) -> No
         _drop_slot(settings, layout, run_as, log)
     elif _slot_may_exist(layout):
         log(f"{NAME}: the primary is down; its slot '{SLOT}' is dropped at the next `stockula stack drop-replica`")
+    existed = data_dir(layout).exists()
     _remove_data_dir(layout)
     passfile(layout).unlink(missing_ok=True)
-    log(f"{NAME}: removed")
+    log(f"{NAME}: removed {data_dir(layout)}" if existed else f"{NAME}: no standby data to remove")
 
 
 def _slot_may_exist(layout: StackLayout) -> bool:
