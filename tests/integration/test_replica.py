@@ -72,6 +72,24 @@ def _standby_conn(sb: Standby, role: Role = Role.admin, dbname: str | None = Non
                            connect_timeout=5)
 
 
+def _caught_up(sb: Standby) -> None:
+    """Wait until the standby has replayed everything the primary has written so far (the session's test
+    database may have been created and migrated just now)."""
+    with psycopg.connect(sb.settings.dsn(Role.admin, direct=True), autocommit=True) as conn:
+        target = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+    deadline = time.monotonic() + VISIBLE_WITHIN
+    with _standby_conn(sb) as conn:
+        while not conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)).fetchone()[0]:
+            assert time.monotonic() < deadline, f"the standby did not replay up to {target}"
+            time.sleep(0.05)
+
+
+@pytest.fixture()
+def replayed_db(standby: Standby, test_db):
+    _caught_up(standby)
+    return test_db
+
+
 def _analyst_on_replica(sb: Standby) -> Settings:
     return sb.settings.model_copy(update={"analyst_use_replica": True})
 
@@ -100,7 +118,8 @@ def test_stack_up_clones_the_primary_and_streams(standby: Standby) -> None:
     assert standby_id == primary_id
 
 
-def test_a_row_committed_on_the_primary_becomes_visible_on_the_standby(standby: Standby, test_db) -> None:
+def test_a_row_committed_on_the_primary_becomes_visible_on_the_standby(standby: Standby, replayed_db) -> None:
+    test_db = replayed_db
     symbol = f"ZR{os.getpid() % 10000:04d}"
     analyst = _analyst_on_replica(standby)
 
@@ -129,7 +148,8 @@ def test_a_row_committed_on_the_primary_becomes_visible_on_the_standby(standby: 
     assert wait_until([]) == []
 
 
-def test_the_standby_refuses_writes(standby: Standby, test_db) -> None:
+def test_the_standby_refuses_writes(standby: Standby, replayed_db) -> None:
+    test_db = replayed_db
     # Even the superuser: a hot standby is read-only whoever asks.
     with _standby_conn(standby, Role.admin, test_db.name) as conn:
         assert conn.execute("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").fetchone() \
@@ -143,7 +163,9 @@ def test_the_standby_refuses_writes(standby: Standby, test_db) -> None:
             conn.execute("SET transaction_read_only = off")
 
 
-def test_the_analyst_dsn_reads_the_standby_and_the_writer_stays_on_the_primary(standby: Standby, test_db) -> None:
+def test_the_analyst_dsn_reads_the_standby_and_the_writer_stays_on_the_primary(standby: Standby,
+                                                                              replayed_db) -> None:
+    test_db = replayed_db
     s = _analyst_on_replica(standby)
     dsn = s.dsn(Role.analyst, dbname=test_db.name)
     assert f"@{s.replica_host}:{s.replica_port}/" in dsn and not s.through_pgbouncer(dsn)
