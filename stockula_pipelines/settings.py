@@ -34,6 +34,8 @@ class Role(StrEnum):
     backup = "backup"
     monitor = "monitor"
     dagster = "dagster"  # Dagster's own run/event/schedule storage, owner of its database only
+    # --- read replica (issue 15) ---
+    replicator = "replicator"  # REPLICATION LOGIN only: the standby's base backup and WAL stream
 
 
 def project_dir() -> Path:
@@ -83,6 +85,18 @@ class Settings(BaseSettings):
     # PostgreSQL role has this name, and PgBouncer's hba lets it reach nothing but the console.
     pgbouncer_admin_user: str = "stockula_pgbouncer"
     pgbouncer_admin_password: SecretStr | None = None
+
+    # --- read replica (issue 15; docs/replica.md) ----------------------------------------------------
+    # `stockula stack up` also runs a streaming standby (pg_basebackup + hot_standby) on replica_port.
+    replica: bool = False
+    replica_host: str = "127.0.0.1"
+    replica_port: int = 55433
+    # The analysts' DSN (Settings.dsn(Role.analyst)) goes straight to the standby; the writer stays on
+    # the primary.
+    analyst_use_replica: bool = False
+    replicator_user: str = "stockula_replicator"
+    replicator_password: SecretStr | None = None
+    # --- end read replica -------------------------------------------------------------------------------
 
     pool_min_size: int = 1
     pool_max_size: int = 4
@@ -202,12 +216,15 @@ class Settings(BaseSettings):
         return value.get_secret_value()
 
     def dsn(self, role: Role | str = Role.writer, *, direct: bool = False, dbname: str | None = None) -> str:
-        """A libpq URI for ``role``; through PgBouncer unless ``direct`` or PgBouncer is off."""
+        """A libpq URI for ``role``; through PgBouncer unless ``direct`` or PgBouncer is off. The analyst
+        goes to the read replica instead when ``analyst_use_replica`` is set."""
         role = Role(role)
         if role is Role.writer and self.database_url is not None and dbname is None:
             return self.database_url.get_secret_value()
         via_bouncer = self.use_pgbouncer and not direct and role in (Role.writer, Role.analyst)
         host, port = (self.pgbouncer_host, self.pgbouncer_port) if via_bouncer else (self.pg_host, self.pg_port)
+        if role is Role.analyst and self.analyst_use_replica:  # read replica (issue 15): no pooler there
+            host, port = self.replica_host, self.replica_port
         user = quote(self.user_for(role), safe="")
         password = quote(self.password_for(role), safe="")
         default_db = self.dagster_db_name if role is Role.dagster else self.db_name

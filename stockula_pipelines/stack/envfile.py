@@ -80,6 +80,7 @@ def render_env(settings: Settings, passwords: dict[Role, str], cipher_pass: str 
         f"STOCKULA_REDIS_PORT={settings.redis_port}",
         f"STOCKULA_PROMETHEUS_PORT={settings.prometheus_port}",
         f"STOCKULA_POSTGRES_EXPORTER_PORT={settings.postgres_exporter_port}",
+        f"STOCKULA_REPLICA_PORT={settings.replica_port}",  # read replica (issue 15)
         "# Dagster's run/event storage (dagster.yaml): straight to PostgreSQL, never through PgBouncer,",
         "# as its own role, which owns Dagster's database and nothing else.",
         f"DAGSTER_PG_HOST={settings.pg_host}",

@@ -30,6 +30,8 @@ ROLE_OPTIONS: dict[Role, str] = {
     Role.backup: "NOSUPERUSER NOCREATEDB NOCREATEROLE REPLICATION",
     Role.monitor: "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION",
     Role.dagster: "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION",
+    # The standby's base backup and WAL stream; pg_hba.conf lets it open replication connections only.
+    Role.replicator: "NOSUPERUSER NOCREATEDB NOCREATEROLE REPLICATION",
 }
 MEMBER_OF: dict[Role, tuple[str, ...]] = {Role.monitor: ("pg_monitor",)}
 # Which login owns each database: the market data the admin (migrations), Dagster's storage its own role.
@@ -119,11 +121,16 @@ def write_configs(settings: Settings, layout: StackLayout, run_as: RunAs) -> boo
         archive_command=BackupPaths.from_settings(settings).archive_command().replace("'", "''"),
     )
     changed |= write_config(layout.pgdata / "stockula.conf", local, run_as, 0o600)
+    return write_access_files(settings, layout.pgdata, run_as) or changed
+
+
+def write_access_files(settings: Settings, pgdata: Path, run_as: RunAs) -> bool:
+    """pg_hba.conf and pg_ident.conf of a cluster of the stack (the primary, or the standby's copy)."""
     invoker = pwd.getpwuid(os.geteuid()).pw_name
-    hba = render_template("pg_hba.conf.tmpl", superuser=run_as.name)
+    hba = render_template("pg_hba.conf.tmpl", superuser=run_as.name, replicator=settings.replicator_user)
     ident = render_template("pg_ident.conf.tmpl", superuser=run_as.name, invoker=invoker)
-    changed |= write_config(layout.pgdata / "pg_hba.conf", hba, run_as, 0o600)
-    changed |= write_config(layout.pgdata / "pg_ident.conf", ident, run_as, 0o600)
+    changed = write_config(pgdata / "pg_hba.conf", hba, run_as, 0o600)
+    changed |= write_config(pgdata / "pg_ident.conf", ident, run_as, 0o600)
     return changed
 
 

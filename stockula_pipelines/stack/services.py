@@ -151,7 +151,7 @@ EXPORTER = Path("/usr/bin/prometheus-postgres-exporter")
 
 
 def _exporter_configure(settings: Settings, layout: StackLayout, run_as: RunAs, pw: Passwords) -> bool:
-    # Read once at start: a changed file needs `stockula stack down && stockula stack up`.
+    # Read once at start: a changed file restarts the exporter (restarts_on_change; it keeps no state).
     return write_config(layout.conf / "postgres_exporter_queries.yml", shared_config("postgres_exporter_queries.yml"),
                         run_as)
 
@@ -209,7 +209,7 @@ SERVICES: tuple[Service, ...] = (
     Service("redis", Path("/usr/bin/redis-server"), "redis_port", _redis_configure, _redis_launch,
             _redis_probe, restarts_on_change=True),
     Service("postgres_exporter", EXPORTER, "postgres_exporter_port", _exporter_configure, _exporter_launch,
-            _exporter_probe),
+            _exporter_probe, restarts_on_change=True),
     Service("prometheus", Path("/usr/bin/prometheus"), "prometheus_port", _prometheus_configure,
             _prometheus_launch, _prometheus_probe, reloads_on_hup=True),
 )

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from stockula_pipelines.settings import Role, Settings, get_settings
 
-from . import postgres
+from . import postgres, replica
 from .envfile import (
     render_env,
     resolve_cipher_pass,
@@ -57,6 +57,10 @@ def stack_status(settings: Settings | None = None) -> list[ServiceStatus]:
         port = service.port(settings)
         up = is_alive(pid, service.binary) and port_answers(port)
         statuses.append(ServiceStatus(service.name, port, pid if up else None, up))
+    if replica.wanted(settings, layout):  # read replica (issue 15): shown when enabled or running
+        pid = replica.pid(layout)
+        up = replica.running(layout) and port_answers(settings.replica_port)
+        statuses.append(ServiceStatus(replica.NAME, settings.replica_port, pid if up else None, up))
     return statuses
 
 
@@ -69,6 +73,9 @@ def _check_ports(settings: Settings, layout: StackLayout) -> None:
         if not is_alive(service.pid(layout), service.binary) and not port_is_free(port):
             raise PortInUseError(service.name, port, service.env_var)
     ports = [settings.pg_port] + [s.port(settings) for s in SERVICES]
+    if settings.replica:  # read replica (issue 15)
+        replica.check_port(settings, layout)
+        ports.append(settings.replica_port)
     if len(set(ports)) != len(ports):
         raise StackError(f"two services of the stack share a port: {ports}; check the STOCKULA_*_PORT variables")
 
@@ -139,6 +146,11 @@ def stack_up(settings: Settings | None = None, *, log: Log = print) -> StackInfo
         wait_for(service.name, lambda s=service: s.probe(settings, passwords),
                  timeout=READY_TIMEOUT, log_file=service.log_file(layout))
         log(f"{service.name}: ready on 127.0.0.1:{port}")
+    # --- read replica (issue 15): after the primary's clients, so a slow clone holds nothing up ---
+    if settings.replica:
+        replica.ensure(settings, layout, run_as, passwords, log)
+    else:
+        replica.warn_if_left_behind(settings, layout, run_as, log)
     return StackInfo(settings, layout.env_file, stack_status(settings))
 
 
@@ -146,6 +158,9 @@ def stack_down(settings: Settings | None = None, *, log: Log = print) -> None:
     settings = settings or get_settings()
     layout = StackLayout.from_settings(settings)
     run_as = RunAs.for_current_process()
+    if replica.running(layout):  # read replica (issue 15): the standby is the primary's client too
+        log(f"{replica.NAME}: stopping (pid {replica.pid(layout)})")
+        replica.stop(layout, run_as)
     # Reverse start order: clients of PostgreSQL go first.
     for service in reversed(SERVICES):
         pid = service.pid(layout)
@@ -162,3 +177,9 @@ def stack_down(settings: Settings | None = None, *, log: Log = print) -> None:
         log(f"{binary.name}: stopping stray process {pid}")
         terminate(pid, binary)
     log("stack: down")
+
+
+def drop_replica(settings: Settings | None = None, *, log: Log = print) -> None:
+    """Stop the read replica, drop its replication slot on the primary, delete its data (issue 15)."""
+    settings = settings or get_settings()
+    replica.drop(settings, StackLayout.from_settings(settings), RunAs.for_current_process(), log)

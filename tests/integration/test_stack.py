@@ -140,6 +140,7 @@ def test_docker_init_script_matches_native_bootstrap(stack: StackInfo) -> None:
     attrs = {name: (sup, repl, mon) for name, sup, repl, mon in rows}
     assert attrs[s.admin_user][0] is True
     assert attrs[s.backup_user][1] is True
+    assert attrs[s.replicator_user] == (False, True, False)  # the read replica's stream (issue 15)
     assert attrs[s.monitor_user][2] is True
     assert attrs[s.writer_user] == (False, False, False)
     for role in (Role.writer, Role.analyst):

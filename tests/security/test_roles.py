@@ -12,6 +12,7 @@ import pytest
 from psycopg import errors, sql
 
 from stockula_pipelines.settings import Role
+from stockula_pipelines.stack.layout import StackLayout
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,8 @@ def test_no_application_role_is_privileged(test_db, role):
     assert _attributes(test_db, role) == (False, False, False, False)
 
 
-@pytest.mark.parametrize("role", [r for r in Role if r is not Role.admin])
+# The replication role cannot open a session in any database at all (test_replication_role_only_replicates).
+@pytest.mark.parametrize("role", [r for r in Role if r not in (Role.admin, Role.replicator)])
 def test_no_application_role_reads_secrets_or_the_server_files(test_db, role):
     with test_db.connect(role, direct=True, autocommit=True) as conn:
         if role is not Role.backup:  # see test_backup_role_cannot_read_password_verifiers
@@ -44,6 +46,28 @@ def test_no_application_role_reads_secrets_or_the_server_files(test_db, role):
         refused(conn, "SELECT pg_catalog.pg_ls_dir('.')")
         refused(conn, sql.SQL("CREATE ROLE {}").format(sql.Identifier("stockula_should_not_exist")))
         refused(conn, sql.SQL("ALTER ROLE {} SUPERUSER").format(sql.Identifier(test_db.settings.user_for(role))))
+
+
+def test_replication_role_only_replicates(test_db):
+    """The read replica's role (issue 15): REPLICATION LOGIN with a SCRAM verifier, and pg_hba.conf lets it
+    open replication connections only, over TCP or the socket."""
+    s = test_db.settings
+    with test_db.connect(Role.admin, direct=True) as conn:
+        row = conn.execute("SELECT rolreplication, rolcanlogin, rolpassword LIKE 'SCRAM-SHA-256$%%', "
+                           "(SELECT count(*) FROM pg_auth_members WHERE member = r.oid) "
+                           "FROM pg_authid AS r WHERE rolname = %s", (s.replicator_user,)).fetchone()
+    assert row == (True, True, True, 0), "REPLICATION LOGIN, a SCRAM verifier, member of no role"
+    password = s.password_for(Role.replicator)
+    for host in (s.pg_host, str(StackLayout.from_settings(s).run)):
+        for dbname in (test_db.name, "postgres"):
+            with pytest.raises(psycopg.OperationalError, match="pg_hba.conf rejects connection"):
+                psycopg.connect(host=host, port=s.pg_port, user=s.replicator_user, password=password,
+                                dbname=dbname, connect_timeout=5).close()
+    # What it is for: a physical replication connection (IDENTIFY_SYSTEM is the handshake of a standby).
+    with psycopg.connect(host=s.pg_host, port=s.pg_port, user=s.replicator_user, password=password,
+                         dbname="replication", replication="true", autocommit=True, connect_timeout=5) as conn:
+        system_id, timeline, *_ = conn.execute("IDENTIFY_SYSTEM").fetchone()
+    assert int(system_id) > 0 and int(timeline) >= 1
 
 
 def test_writer_loads_and_models_but_owns_nothing(clean_db):

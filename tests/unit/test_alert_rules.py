@@ -68,10 +68,21 @@ def test_every_custom_metric_a_rule_uses_is_exported() -> None:
             "stockula_hypertable_total_bytes", "stockula_table_rows_loaded_today"} <= exported
 
 
+# The read replica's metrics (issue 15) read PostgreSQL's own views, which pg_monitor reads anyway.
+PG_MONITOR_VIEWS = {"stockula_replication": "pg_catalog.pg_stat_replication",
+                    "stockula_replication_slot": "pg_catalog.pg_replication_slots"}
+
+
 def test_every_exporter_query_reads_an_ops_function_granted_to_pg_monitor() -> None:
     migration = (project_dir() / "sql/0011_operations.sql").read_text()
     queries = yaml.safe_load((CONFIG / "postgres_exporter_queries.yml").read_text())
-    for spec in queries.values():
+    for name, spec in queries.items():
+        if name in PG_MONITOR_VIEWS:
+            assert re.search(rf"FROM {re.escape(PG_MONITOR_VIEWS[name])} AS", spec["query"]), name
+            assert "ops." not in spec["query"] and spec.get("master") is True, name
+            continue
         function = re.search(r"FROM (ops\.metrics_\w+)\(\)", spec["query"]).group(1)
         assert f"CREATE FUNCTION {function}()" in migration
     assert "TO pg_monitor" in migration
+    assert {"stockula_replication_replay_lag_seconds", "stockula_replication_replay_lag_bytes",
+            "stockula_replication_slot_active"} <= _exported_metrics()

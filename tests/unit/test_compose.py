@@ -15,7 +15,8 @@ from stockula_pipelines.settings import project_dir
 
 INFRA = project_dir() / "infra"
 COMPOSE = INFRA / "docker-compose.yml"
-SECRETS = ("ADMIN", "WRITER", "ANALYST", "BACKUP", "MONITOR", "DAGSTER", "PGBOUNCER_ADMIN", "REDIS", "GRAFANA_ADMIN")
+SECRETS = ("ADMIN", "WRITER", "ANALYST", "BACKUP", "MONITOR", "DAGSTER", "PGBOUNCER_ADMIN", "REDIS", "GRAFANA_ADMIN",
+           "REPLICATOR")
 CIPHER = ["STOCKULA_BACKUP_CIPHER_PASS=dummy-cipher"]
 # The native stack's services and the compose service that stands for each.
 NATIVE_TO_COMPOSE = {
@@ -24,6 +25,7 @@ NATIVE_TO_COMPOSE = {
     "redis": "redis",
     "prometheus": "prometheus",
     "postgres_exporter": "postgres_exporter",
+    "replica": "timescaledb-replica",  # the read replica (issue 15), compose profile "replica"
 }
 COMPOSE_SPEC_CANDIDATES = (
     Path("/usr/lib/python3/dist-packages/compose/config/compose_spec.json"),
@@ -242,7 +244,9 @@ SECRETS_OF = {
     # creates every role (as SCRAM verifiers) and holds the backup repository's key
     "timescaledb": {"STOCKULA_ADMIN_PASSWORD", "STOCKULA_WRITER_PASSWORD", "STOCKULA_ANALYST_PASSWORD",
                     "STOCKULA_BACKUP_PASSWORD", "STOCKULA_MONITOR_PASSWORD", "STOCKULA_DAGSTER_PASSWORD",
-                    "POSTGRES_PASSWORD", "PGBACKREST_REPO1_CIPHER_PASS"},
+                    "STOCKULA_REPLICATOR_PASSWORD", "POSTGRES_PASSWORD", "PGBACKREST_REPO1_CIPHER_PASS"},
+    # the read replica: only the replication role's password
+    "timescaledb-replica": {"STOCKULA_REPLICATOR_PASSWORD"},
     "pgbouncer": {"STOCKULA_WRITER_PASSWORD", "STOCKULA_ANALYST_PASSWORD", "STOCKULA_PGBOUNCER_ADMIN_PASSWORD"},
     "redis": {"STOCKULA_REDIS_PASSWORD"},
     "postgres_exporter": {"DATA_SOURCE_PASS"},
@@ -302,3 +306,31 @@ def test_pgbouncer_serves_only_the_application_roles(raw: dict) -> None:
     assert re.search(r"^admin_users = stockula_pgbouncer$", ini, re.M)
     assert re.search(r"^auth_hba_file = /tmp/pgbouncer/pgbouncer_hba.conf$", ini, re.M)
     assert _mounts(raw["services"]["pgbouncer"])["/etc/stockula/pgbouncer_hba.conf"] == "./docker/pgbouncer_hba.conf"
+
+
+def test_the_read_replica_is_an_optional_standby_of_the_primary(raw: dict) -> None:
+    replica, primary = raw["services"]["timescaledb-replica"], raw["services"]["timescaledb"]
+    assert replica["profiles"] == ["replica"] and "profiles" not in primary
+    assert replica["image"] == primary["image"]
+    assert replica["depends_on"]["timescaledb"]["condition"] == "service_healthy"
+    mounts = _mounts(replica)
+    assert mounts["/home/postgres/pgdata"] == "replica-pgdata" and "replica-pgdata" in raw["volumes"]
+    # The copied postgresql.conf includes the shared files at the primary's paths.
+    for target in ("/etc/stockula/postgresql.common.conf", "/etc/stockula/postgresql.docker.conf"):
+        assert mounts[target] == _mounts(primary)[target]
+    script = (INFRA / "docker/replica-entrypoint.sh").read_text()
+    assert replica["entrypoint"] == ["/bin/bash", "/etc/stockula/replica-entrypoint.sh"]
+    assert mounts["/etc/stockula/replica-entrypoint.sh"] == "./docker/replica-entrypoint.sh"
+    assert "pg_basebackup" in script and "-S \"$slot\"" in script and "standby.signal" in script
+    # The password reaches a passfile only, and leaves the environment before PostgreSQL starts.
+    assert "passfile=$passfile" in script and "unset STOCKULA_REPLICATOR_PASSWORD" in script
+    assert script.index("unset STOCKULA_REPLICATOR_PASSWORD") < script.index('exec "$bin/postgres"')
+    assert "PGPASSWORD" not in script
+    # The primary creates the role and lets it open replication connections only.
+    roles = (INFRA / "docker/initdb/20-stockula-roles.sh").read_text()
+    assert re.search(r"replicator_user', +'NOSUPERUSER NOCREATEDB NOCREATEROLE REPLICATION'", roles)
+    assert _mounts(primary)["/docker-entrypoint-initdb.d/930_stockula_replication.sh"] == \
+        "./docker/initdb/40-stockula-replication.sh"
+    hba = (INFRA / "docker/initdb/40-stockula-replication.sh").read_text()
+    assert 'echo "host    all          $user  all  reject"' in hba and 'cat "$hba"' in hba
+    assert hba.index("reject") < hba.index('cat "$hba"')  # before the entrypoint's catch-all line

@@ -7,7 +7,7 @@
 # verifiers travel as psql variables, quoted by psql (:'var') and format(%L).
 set -euo pipefail
 for var in STOCKULA_ADMIN_PASSWORD STOCKULA_WRITER_PASSWORD STOCKULA_ANALYST_PASSWORD STOCKULA_BACKUP_PASSWORD \
-           STOCKULA_MONITOR_PASSWORD STOCKULA_DAGSTER_PASSWORD; do
+           STOCKULA_MONITOR_PASSWORD STOCKULA_DAGSTER_PASSWORD STOCKULA_REPLICATOR_PASSWORD; do
   [ -n "${!var:-}" ] || { echo "$var must be set" >&2; exit 1; }
 done
 command -v python3 >/dev/null || { echo "python3 is needed to compute the SCRAM verifiers" >&2; exit 1; }
@@ -36,6 +36,7 @@ analyst_v=$(scram_verifier STOCKULA_ANALYST_PASSWORD)
 backup_v=$(scram_verifier STOCKULA_BACKUP_PASSWORD)
 monitor_v=$(scram_verifier STOCKULA_MONITOR_PASSWORD)
 dagster_v=$(scram_verifier STOCKULA_DAGSTER_PASSWORD)
+replicator_v=$(scram_verifier STOCKULA_REPLICATOR_PASSWORD)
 
 psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "${POSTGRES_USER:-postgres}" --dbname postgres \
   -v admin_user="${STOCKULA_ADMIN_USER:-stockula_admin}" -v admin_pw="$admin_v" \
@@ -44,6 +45,7 @@ psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "${POSTGRES_USER:-postgre
   -v backup_user="${STOCKULA_BACKUP_USER:-stockula_backup}" -v backup_pw="$backup_v" \
   -v monitor_user="${STOCKULA_MONITOR_USER:-stockula_monitor}" -v monitor_pw="$monitor_v" \
   -v dagster_user="${STOCKULA_DAGSTER_USER:-stockula_dagster}" -v dagster_pw="$dagster_v" \
+  -v replicator_user="${STOCKULA_REPLICATOR_USER:-stockula_replicator}" -v replicator_pw="$replicator_v" \
   -v db_name="${STOCKULA_DB_NAME:-stockula}" -v dagster_db="${STOCKULA_DAGSTER_DB_NAME:-dagster}" <<'SQL'
 SELECT format('%s ROLE %I WITH LOGIN %s PASSWORD %L',
               CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r.name)
@@ -54,7 +56,9 @@ FROM (VALUES (:'admin_user',   'SUPERUSER CREATEDB CREATEROLE',                 
              (:'analyst_user', 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION',   :'analyst_pw'),
              (:'backup_user',  'NOSUPERUSER NOCREATEDB NOCREATEROLE REPLICATION',     :'backup_pw'),
              (:'monitor_user', 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION',   :'monitor_pw'),
-             (:'dagster_user', 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION',   :'dagster_pw'))
+             (:'dagster_user', 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION',   :'dagster_pw'),
+             -- the read replica's stream (issue 15); 40-stockula-replication.sh limits it to replication
+             (:'replicator_user', 'NOSUPERUSER NOCREATEDB NOCREATEROLE REPLICATION',  :'replicator_pw'))
      AS r(name, options, verifier)
 \gexec
 GRANT pg_monitor TO :"monitor_user";
