@@ -9,8 +9,11 @@ the same indexes (emptied between runs, CHECKPOINT before each):
     ``--direct``);
 (b) a server-side ``COPY ... FROM '<file>' (FORMAT BINARY)`` of the same rows as admin: no client,
     no network, the server's own insert rate;
-(c) ``load_window`` of the already-loaded window again (delete + copy);
-(d) ``pandas.DataFrame.to_sql(method='multi')`` through SQLAlchemy + psycopg, on a subset.
+(c) ``load_window`` of the already-loaded window again with the same rows: compared, nothing written
+    (``unchanged_reload_rows_written`` counts the rows it deleted or wrote, and the rows whose xmin
+    moved; the WAL it added is printed beside);
+(d) ``load_window`` of the window again with every row changed (delete + copy of every symbol);
+(e) ``pandas.DataFrame.to_sql(method='multi')`` through SQLAlchemy + psycopg, on a subset.
 
 Prints ``name: value`` lines, best and median of ``--repeat`` runs, and the targets. Never fails on
 time. The database is dropped at the end.
@@ -44,7 +47,8 @@ from stockula_pipelines.settings import Role, Settings, get_settings  # noqa: E4
 
 BENCH_DB = "stockula_bench"
 TABLE = sql.Identifier("market", "price_history")
-TARGETS = {"ingest_vs_raw_copy_ratio_target": 0.8, "reload_vs_raw_copy_ratio_target": 0.5,
+TARGETS = {"ingest_vs_raw_copy_ratio_target": 0.8, "rewrite_reload_vs_raw_copy_ratio_target": 0.5,
+           "unchanged_reload_rows_written_target": 0, "unchanged_reload_vs_raw_copy_ratio_target": 1.0,
            "ingest_vs_pandas_to_sql_ratio_target": 10.0}
 START = datetime(2024, 1, 2, tzinfo=UTC)
 
@@ -99,6 +103,7 @@ class Bench:
         self.settings, self.rows, self.repeat, self.pandas_rows = settings, rows, repeat, pandas_rows
         self.writer_dsn = settings.dsn(Role.writer, direct=direct, dbname=BENCH_DB)
         self.admin_dsn = settings.dsn(Role.admin, direct=True, dbname=BENCH_DB)
+        self.unchanged_results: list = []
 
     # --- database lifecycle ----------------------------------------------------------------------
     def create(self) -> None:
@@ -123,6 +128,16 @@ class Bench:
         self.admin(sql.SQL("TRUNCATE {}").format(TABLE))
         self.admin("CHECKPOINT")
 
+    def versions(self) -> tuple[int, int]:
+        """(rows, sum of the rows' xmin): a row rewritten in place or deleted and inserted moves its xmin."""
+        with psycopg.connect(self.admin_dsn) as c:
+            return c.execute(sql.SQL("SELECT count(*), coalesce(sum(xmin::text::bigint), 0) FROM {}").format(
+                TABLE)).fetchone()  # type: ignore[return-value]
+
+    def wal_lsn(self) -> int:
+        with psycopg.connect(self.admin_dsn) as c:
+            return int(c.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0])  # type: ignore[index]
+
     def count(self) -> int:
         with psycopg.connect(self.admin_dsn) as c:
             return c.execute(sql.SQL("SELECT count(*) FROM {}").format(TABLE)).fetchone()[0]  # type: ignore[index]
@@ -138,8 +153,10 @@ class Bench:
         steps: list[dict[str, float]] = []
 
         def ours(conn: psycopg.Connection) -> None:
-            steps.append(load_window(conn, "price_history", frame, window=window, symbols=symbols,
-                                     source="bench", interval="1m").timings)
+            result = load_window(conn, "price_history", frame, window=window, symbols=symbols,
+                                 source="bench", interval="1m")
+            steps.append(result.timings)
+            self.unchanged_results.append(result)
 
         def breakdown(name: str) -> None:
             fastest = min(steps, key=lambda t: sum(t.values()))
@@ -172,15 +189,35 @@ class Bench:
         raw = report("raw_copy", frame.height, raw_times)
         ingest = report("ingest", frame.height, ingest_times)
         breakdown("ingest")
-        reload_times = [timed(ours, self.writer_dsn, before=lambda: self.admin("CHECKPOINT"))
-                        for _ in range(self.repeat)]
+        self.unchanged_results = []  # from here on: the unchanged reloads
+        before, lsn = self.versions(), self.wal_lsn()
+        unchanged_times = [timed(ours, self.writer_dsn, before=lambda: self.admin("CHECKPOINT"))
+                           for _ in range(self.repeat)]
+        wal = self.wal_lsn() - lsn
+        after = self.versions()
+        assert after[0] == frame.height
+        unchanged = report("unchanged_reload", frame.height, unchanged_times)
+        breakdown("unchanged_reload")
+        written = sum(r.rows_loaded + r.rows_deleted for r in self.unchanged_results) + (before != after) * after[0]
+        print(f"unchanged_reload_rows_written: {written}")
+        print(f"unchanged_reload_wal_mb_per_run: {wal / self.repeat / 1e6:.2f} (the CHECKPOINTs' included)")
+
+        changed = frame.with_columns(pl.col("volume") + 1)  # every row differs: every symbol is rewritten
+
+        def rewrite(conn: psycopg.Connection) -> None:
+            nonlocal changed
+            load_window(conn, "price_history", changed, window=window, symbols=symbols, source="bench", interval="1m")
+            changed = changed.with_columns(pl.col("volume") + 1)
+
+        rewrite_times = [timed(rewrite, self.writer_dsn, before=lambda: self.admin("CHECKPOINT"))
+                         for _ in range(self.repeat)]
         assert self.count() == frame.height
-        reload = report("reload", frame.height, reload_times)
-        breakdown("reload")
+        rewritten = report("rewrite_reload", frame.height, rewrite_times)
         pandas_rate = self.pandas(frame)
 
         print(f"ingest_vs_raw_copy_ratio: {ingest / raw:.3f}")
-        print(f"reload_vs_raw_copy_ratio: {reload / raw:.3f}")
+        print(f"unchanged_reload_vs_raw_copy_ratio: {unchanged / raw:.3f}")
+        print(f"rewrite_reload_vs_raw_copy_ratio: {rewritten / raw:.3f}")
         print(f"ingest_vs_pandas_to_sql_ratio: {ingest / pandas_rate:.1f}")
         for name, value in TARGETS.items():
             print(f"{name}: {value}")

@@ -29,6 +29,7 @@ _EXACT_FLOATS = "SET LOCAL extra_float_digits = 1"
 _READ = "COPY (SELECT {columns} FROM {table} AS t WHERE {where}) TO STDOUT (FORMAT CSV)"
 _WHERE = "t.time >= %(start)s AND t.time < %(end)s AND t.symbol = ANY(%(symbols)s::text[])"
 _AND_INTERVAL = " AND t.interval = %(interval)s"
+_STORED = "__stored"
 
 
 def _column(name: str, dtype: pl.DataType) -> sql.Composable:
@@ -86,13 +87,20 @@ def changed_symbols(table: str, incoming: pl.DataFrame, stored: pl.DataFrame,
 
     Stored rows at ``spare`` (key, time) pairs are left out: the load keeps them whatever it writes.
     """
-    schema, _ = schemas.TABLES[table]
-    columns = list(schema)
+    schema, keys = schemas.TABLES[table]
+    if stored.height == 0:  # a first load: every symbol with rows is new
+        return set(incoming.get_column("symbol").unique().to_list())
     if spare[0]:
         key = "contract_symbol" if table.startswith("options_") else "symbol"
         kept = pl.DataFrame({key: spare[0], "time": spare[1]}, schema={key: pl.String, "time": schemas.UTC_TS})
         stored = stored.join(kept, on=[key, "time"], how="anti")
-    incoming = incoming.select(columns)
-    added = incoming.join(stored, on=columns, how="anti", nulls_equal=True)
-    removed = stored.join(incoming, on=columns, how="anti", nulls_equal=True)
-    return set(added.get_column("symbol").unique().to_list()) | set(removed.get_column("symbol").unique().to_list())
+    # Joined on the key (unique on both sides; NOT NULL, so a NULL key marks a row on one side only),
+    # then every other column compared, NULL equal to NULL.
+    joined = incoming.select(list(schema)).join(stored, on=list(keys), how="full", suffix=_STORED,
+                                          nulls_equal=True, coalesce=False)
+    differs = pl.col(keys[0]).is_null() | pl.col(keys[0] + _STORED).is_null()
+    for column in schema:
+        if column not in keys:
+            differs = differs | ~pl.col(column).eq_missing(pl.col(column + _STORED))
+    symbols = joined.filter(differs).select(pl.coalesce("symbol", "symbol" + _STORED)).to_series()
+    return set(symbols.unique().to_list())
