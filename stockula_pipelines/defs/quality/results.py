@@ -56,11 +56,12 @@ def to_metadata(entries: Mapping[str, Any]) -> dict[str, dg.MetadataValue]:
     return {name: _value(value) for name, value in entries.items()}
 
 
-def to_check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
-    """The Dagster result of one check evaluation."""
+def to_check_result(outcome: CheckOutcome, extra: Mapping[str, Any] | None = None) -> dg.AssetCheckResult:
+    """The Dagster result of one check evaluation (``extra``: metadata of the run, e.g. its timing)."""
     return dg.AssetCheckResult(
         asset_key=dg.AssetKey(outcome.asset_key.split("/")), check_name=outcome.check_name, passed=outcome.passed,
-        severity=severity(outcome), metadata=to_metadata(outcome.metadata), description=outcome.summary,
+        severity=severity(outcome), metadata=to_metadata({**outcome.metadata, **(extra or {})}),
+        description=outcome.summary,
     )
 
 
