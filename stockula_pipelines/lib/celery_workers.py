@@ -1,0 +1,115 @@
+"""Celery workers on this machine, started and stopped as child processes (the Celery test, the benchmark,
+a laptop trying STOCKULA_EXECUTOR=celery), and a Dagster instance directory they can share.
+
+A Celery run needs an instance every process reaches: the run's process and each worker write the same
+event log, and steps hand their outputs over through the instance's artifact storage. The directory
+:func:`write_instance_dir` makes keeps run and event storage in PostgreSQL (from the ``DAGSTER_PG_*``
+variables, like the project's dagster.yaml), the project's pools, and absolute paths for artifacts and
+compute logs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from stockula_pipelines.settings import project_dir
+
+
+def write_instance_dir(home: Path, *, dagster_db_env: str = "DAGSTER_PG_DB") -> Path:
+    """``home/dagster.yaml``: PostgreSQL storage from the environment, the project's concurrency pools,
+    artifacts and compute logs under ``home`` (absolute). Returns ``home``."""
+    project = yaml.safe_load((project_dir() / "dagster.yaml").read_text())
+    home.mkdir(parents=True, exist_ok=True)
+    storage = project["storage"]
+    storage["postgres"]["postgres_db"]["db_name"] = {"env": dagster_db_env}
+    config = {
+        "storage": storage,
+        "concurrency": project["concurrency"],
+        "local_artifact_storage": {"module": "dagster._core.storage.root", "class": "LocalArtifactStorage",
+                                   "config": {"base_dir": str(home / "artifacts")}},
+        "compute_logs": {"module": "dagster._core.storage.local_compute_log_manager",
+                         "class": "LocalComputeLogManager",
+                         "config": {"base_dir": str(home / "compute_logs")}},
+        "telemetry": {"enabled": False},
+    }
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return home
+
+
+@dataclass
+class LocalWorkers:
+    """``count`` ``stockula celery worker`` processes with ``env``; a context manager that always stops
+    them (SIGTERM, a warm shutdown, then SIGKILL after ``stop_timeout``)."""
+
+    count: int
+    env: Mapping[str, str]
+    log_dir: Path
+    prefix: str = "stockula-worker"
+    stop_timeout: float = 20.0
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return [f"{self.prefix}{i + 1}@{os.uname().nodename}" for i in range(self.count)]
+
+    def start(self, ready_timeout: float = 60.0) -> LocalWorkers:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        exe = Path(sys.executable).with_name("stockula")
+        try:
+            for name in self.names:
+                log = (self.log_dir / f"{name.split('@')[0]}.log").open("w")
+                self.procs.append(subprocess.Popen(  # noqa: S603 - our own entry point
+                    [str(exe), "celery", "worker", "--name", name, "--concurrency", "1", "--loglevel", "INFO"],
+                    env=dict(self.env), stdout=log, stderr=subprocess.STDOUT, cwd=project_dir(),
+                    start_new_session=True))
+                log.close()
+            self.wait_ready(ready_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until every worker answers a ping on the broker (its own process, built from settings)."""
+        from stockula_pipelines.celery_app import app
+
+        deadline = time.monotonic() + timeout
+        answered: set[str] = set()
+        while time.monotonic() < deadline:
+            dead = [p.pid for p in self.procs if p.poll() is not None]
+            if dead:
+                raise RuntimeError(f"Celery worker(s) {dead} exited at start; see {self.log_dir}")
+            for reply in app.control.ping(timeout=1.0) or []:
+                answered |= set(reply)
+            if set(self.names) <= answered:
+                return
+        raise TimeoutError(f"Celery workers {sorted(set(self.names) - answered)} did not answer within "
+                           f"{timeout:.0f} s; see {self.log_dir}")
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        self.procs.clear()
+
+    def __enter__(self) -> LocalWorkers:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
