@@ -9,7 +9,9 @@ file of its own. The executor side is :func:`stockula_pipelines.executors.celery
 
 from __future__ import annotations
 
-from celery import Celery
+import logging
+
+from celery import Celery, signals
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
 
@@ -19,6 +21,13 @@ from stockula_pipelines.settings import get_settings
 
 def build_app() -> Celery:
     return make_app(celery_app_args(get_settings()))
+
+
+@signals.after_setup_logger.connect
+def _no_step_results_in_the_log(**_: object) -> None:
+    """Celery logs each task's return value at INFO: here a step's serialised events, megabytes for a long
+    backfill. Failures are still logged (ERROR)."""
+    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
 
 
 app = build_app()

@@ -30,6 +30,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
     from stockula_pipelines.celery_app import app
 
+    # Loaded once here, before Celery forks its pool: each step's process then finds the code location
+    # imported instead of importing it again (seconds per child).
+    import stockula_pipelines.definitions  # noqa: F401
+
     name = args.name or f"stockula-{os.getpid()}@{socket.gethostname()}"
     app.worker_main(["worker", f"--hostname={name}", f"--concurrency={args.concurrency}",
                      f"--queues={args.queue}", "--prefetch-multiplier=1", f"--loglevel={args.loglevel}",

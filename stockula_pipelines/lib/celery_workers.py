@@ -24,13 +24,15 @@ import yaml
 from stockula_pipelines.settings import project_dir
 
 
-def write_instance_dir(home: Path, *, dagster_db_env: str = "DAGSTER_PG_DB") -> Path:
-    """``home/dagster.yaml``: PostgreSQL storage from the environment, the project's concurrency pools,
-    artifacts and compute logs under ``home`` (absolute). Returns ``home``."""
+def write_instance_dir(home: Path, *, dagster_db: str | None = None) -> Path:
+    """``home/dagster.yaml``: PostgreSQL storage from the ``DAGSTER_PG_*`` environment (the database
+    ``dagster_db`` when given), the project's concurrency pools, artifacts and compute logs under ``home``
+    (absolute paths). Returns ``home``."""
     project = yaml.safe_load((project_dir() / "dagster.yaml").read_text())
     home.mkdir(parents=True, exist_ok=True)
     storage = project["storage"]
-    storage["postgres"]["postgres_db"]["db_name"] = {"env": dagster_db_env}
+    if dagster_db is not None:
+        storage["postgres"]["postgres_db"]["db_name"] = dagster_db
     config = {
         "storage": storage,
         "concurrency": project["concurrency"],
