@@ -28,11 +28,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not os.environ.get("DAGSTER_HOME"):
         print("stockula celery worker: DAGSTER_HOME is not set (the project directory, as `make` sets it)")
         return 2
-    from stockula_pipelines.celery_app import app
-
     # Loaded once here, before Celery forks its pool: each step's process then finds the code location
     # imported instead of importing it again (seconds per child).
     import stockula_pipelines.definitions  # noqa: F401
+    from stockula_pipelines.celery_app import app
 
     name = args.name or f"stockula-{os.getpid()}@{socket.gethostname()}"
     app.worker_main(["worker", f"--hostname={name}", f"--concurrency={args.concurrency}",
