@@ -24,10 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    # DAGSTER_HOME tells the worker's steps which instance to write their events to; make sets it.
-    if not os.environ.get("DAGSTER_HOME"):
-        print("stockula celery worker: DAGSTER_HOME is not set (the project directory, as `make` sets it)")
-        return 2
+    from stockula_pipelines.settings import project_dir
+
+    # Each task names its run's instance (storage from the DAGSTER_PG_* variables). The project's
+    # dagster.yaml keeps artifacts and compute logs under relative paths, which every Dagster process
+    # resolves against its working directory, the checkout: the worker works from there too, so steps on
+    # different workers hand outputs over and the UI finds their logs.
+    os.chdir(project_dir())
     # Loaded once here, before Celery forks its pool: each step's process then finds the code location
     # imported instead of importing it again (seconds per child).
     import stockula_pipelines.definitions  # noqa: F401

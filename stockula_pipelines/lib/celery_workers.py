@@ -19,9 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 import yaml
+from psycopg import sql
 
-from stockula_pipelines.settings import project_dir
+from stockula_pipelines.settings import Role, Settings, project_dir
+
+# Columns that record when a row was written, not what it says: left out when two loads are compared.
+WRITE_TIME_COLUMNS = frozenset({"loaded_at", "fetched_at", "created_at", "updated_at"})
 
 
 def write_instance_dir(home: Path, *, dagster_db: str | None = None) -> Path:
@@ -45,6 +50,38 @@ def write_instance_dir(home: Path, *, dagster_db: str | None = None) -> Path:
     }
     (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return home
+
+
+def recreate_database(settings: Settings, name: str, owner: Role) -> None:
+    """Drop ``name`` (sessions and all) and create it empty, owned by ``owner``'s login role."""
+    with psycopg.connect(settings.dsn(Role.admin, direct=True, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name),
+                                                                  sql.Identifier(settings.user_for(owner))))
+
+
+def table_digest(conn: psycopg.Connection, schema: str, table: str) -> tuple[int, str]:
+    """Row count and md5 of every row of ``schema.table`` (write-time columns left out), in text order."""
+    columns = [r[0] for r in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+        "ORDER BY ordinal_position", (schema, table)) if r[0] not in WRITE_TIME_COLUMNS]
+    query = sql.SQL("SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
+                    "FROM (SELECT {} FROM {}) AS t").format(sql.SQL(", ").join(map(sql.Identifier, columns)),
+                                                            sql.Identifier(schema, table))
+    count, digest = conn.execute(query).fetchone()
+    return count, digest
+
+
+def materialize(env: Mapping[str, str], *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """``dagster asset materialize -m stockula_pipelines.definitions ARGS`` from the checkout with ``env``;
+    a non-zero exit raises with the end of its output."""
+    exe = Path(sys.executable).with_name("dagster")
+    proc = subprocess.run([str(exe), "asset", "materialize", "-m", "stockula_pipelines.definitions", *args],  # noqa: S603
+                          cwd=project_dir(), env=dict(env), capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dagster asset materialize {' '.join(args)} failed ({proc.returncode}):\n"
+                           + proc.stdout[-2000:] + proc.stderr[-4000:])
+    return proc
 
 
 @dataclass

@@ -12,8 +12,6 @@ broker's password in run config, events, worker logs or command lines.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,16 +22,21 @@ import psycopg
 import pytest
 import redis
 import yaml
-from conftest import PROJECT_DIR, TestDatabase
+from conftest import TestDatabase
 from ladder_support import Ladder
 from psycopg import sql
 
-from stockula_pipelines.lib.celery_workers import LocalWorkers, write_instance_dir
+from stockula_pipelines.lib.celery_workers import (
+    LocalWorkers,
+    materialize,
+    recreate_database,
+    table_digest,
+    write_instance_dir,
+)
 from stockula_pipelines.settings import Role, Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-BIN = Path(sys.executable).parent
 DAGSTER_DB = "dagster_celery_test"
 WORKERS = 2
 UNIVERSE = 6
@@ -42,30 +45,8 @@ PARTITION_RANGE = "2024-12-02...2024-12-06"
 SESSIONS = 5
 SELECTION = "market/price_history,market/options_calls,market/options_puts"
 TABLES = ("price_history", "options_calls", "options_puts")
-# Columns that record when a row was written, not what it says.
-WRITE_TIME_COLUMNS = {"loaded_at", "fetched_at", "created_at", "updated_at"}
 # The steps that call the market-data source (pool market_data_source, limit 1 in dagster.yaml).
 SOURCE_STEPS = {"market__price_history", "option_chains"}
-
-
-def recreate_dagster_db(settings: Settings) -> None:
-    with psycopg.connect(settings.dsn(Role.admin, direct=True, dbname="postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DAGSTER_DB)))
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(DAGSTER_DB),
-                                                                  sql.Identifier(settings.dagster_user)))
-
-
-def table_digest(db: TestDatabase, table: str) -> tuple[int, str]:
-    """Row count and md5 of every row (write-time columns left out), in a fixed order."""
-    with db.connect(Role.writer) as conn:
-        columns = [r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'market' "
-            "AND table_name = %s ORDER BY ordinal_position", (table,)) if r[0] not in WRITE_TIME_COLUMNS]
-        cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        query = sql.SQL("SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
-                        "FROM (SELECT {} FROM {}) AS t").format(cols, sql.Identifier("market", table))
-        count, digest = conn.execute(query).fetchone()
-    return count, digest
 
 
 @dataclass
@@ -116,13 +97,6 @@ class Outcome:
     worker_cmdlines: list[str]
 
 
-def materialize(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(BIN / "dagster"), "asset", "materialize", "-m", "stockula_pipelines.definitions",
-                           *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    return proc
-
-
 def latest_run_id(instance: dg.DagsterInstance) -> str:
     (run,) = instance.get_runs(limit=1)
     assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
@@ -139,7 +113,9 @@ def backfill(db: TestDatabase, env: dict[str, str], instance: dg.DagsterInstance
     started = time.monotonic()
     materialize(env, "--select", SELECTION, "--partition-range", PARTITION_RANGE, *extra)
     wall = time.monotonic() - started
-    return Backfill(latest_run_id(instance), {t: table_digest(db, t) for t in TABLES}, wall)
+    with db.connect(Role.writer) as conn:
+        digests = {t: table_digest(conn, "market", t) for t in TABLES}
+    return Backfill(latest_run_id(instance), digests, wall)
 
 
 def process_cmdlines(root_pids: list[int]) -> list[str]:
@@ -169,7 +145,7 @@ def outcome(test_db: TestDatabase, tmp_path_factory: pytest.TempPathFactory):
 
     settings = test_db.settings
     empty_data_tables(test_db)
-    recreate_dagster_db(settings)
+    recreate_database(settings, DAGSTER_DB, Role.dagster)
     home = write_instance_dir(tmp_path_factory.mktemp("celery_home"), dagster_db=DAGSTER_DB)
     env = dict(os.environ, DAGSTER_HOME=str(home), STOCKULA_DB_NAME=test_db.name,
                STOCKULA_SYNTHETIC_UNIVERSE_SIZE=str(UNIVERSE), STOCKULA_EXECUTOR="multiprocess")
