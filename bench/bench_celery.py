@@ -6,8 +6,9 @@ Creates the scratch databases ``stockula_bench_celery`` (migrated) and ``dagster
 storage), loads ``market/stocks``, then runs one partition-range backfill of the daily ingestion assets
 (bars and option chains, with their checks) through ``dagster asset materialize`` twice, side by side in
 this run: ``STOCKULA_EXECUTOR=multiprocess`` (Dagster's default configuration), then
-``STOCKULA_EXECUTOR=celery`` with two ``stockula celery worker`` processes (started before both runs, idle
-during the first). The tables are emptied before each run and compared after.
+``STOCKULA_EXECUTOR=celery`` with two ``stockula celery worker`` processes (started before the runs, idle
+during the others), then multiprocess again with a forkserver that preloads the code location. The tables
+are emptied before each run and compared after.
 
 Prints ``name: value`` lines. ``celery_2_workers_vs_multiprocess_ratio`` is the multiprocess run's wall
 time divided by the Celery run's: above 1 Celery is faster. Walls are the runs' own (RUN_START to
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import yaml
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,20 +78,25 @@ def main(argv: list[str] | None = None) -> int:
             materialize(env, "--select", "market/stocks")
             results: dict[str, dict] = {}
             celery_env = dict(env, STOCKULA_EXECUTOR="celery")
+            forkserver = home / "forkserver.yaml"
+            forkserver.write_text(yaml.safe_dump({"execution": {"config": {"multiprocess": {"start_method": {
+                "forkserver": {"preload_modules": ["stockula_pipelines.definitions"]}}}}}}))
+            runs = (("multiprocess", env, ()), ("celery_2_workers", celery_env, ()),
+                    ("multiprocess_forkserver", env, ("--config", str(forkserver))))
             with LocalWorkers(2, celery_env, home / "worker-logs", prefix="bench-worker"):
-                for label, run_env in (("multiprocess", env), ("celery_2_workers", celery_env)):
+                for label, run_env, extra in runs:
                     with psycopg.connect(settings.dsn(Role.admin, direct=True, dbname=BENCH_DB), autocommit=True) as c:
                         c.execute(sql.SQL("TRUNCATE {}").format(
                             sql.SQL(", ").join(sql.Identifier("market", t) for t in TABLES)))
                     started = time.monotonic()
-                    materialize(run_env, "--select", SELECTION, "--partition-range", args.partition_range)
+                    materialize(run_env, "--select", SELECTION, "--partition-range", args.partition_range, *extra)
                     command_wall = time.monotonic() - started
                     (run,) = instance.get_runs(limit=1)
                     with psycopg.connect(settings.dsn(Role.writer, dbname=BENCH_DB), prepare_threshold=None) as c:
                         digests = {t: table_digest(c, "market", t) for t in TABLES}
                     results[label] = {"wall": run_wall(instance, run.run_id), "command": command_wall,
                                       "digests": digests, "status": run.status}
-        mp, ce = results["multiprocess"], results["celery_2_workers"]
+        mp, ce, fs = results["multiprocess"], results["celery_2_workers"], results["multiprocess_forkserver"]
         rows = sum(count for count, _ in mp["digests"].values())
         print(f"celery_bench_symbols: {args.symbols}")
         print(f"celery_bench_partition_range: {args.partition_range}")
@@ -100,8 +107,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"celery_2_workers_command_wall_s: {ce['command']:.1f}")
         print(f"celery_2_workers_vs_multiprocess_ratio: {mp['wall'] / ce['wall']:.2f}  "
               "(multiprocess wall / Celery wall; above 1 = Celery faster)")
-        print(f"celery_rows_equal_multiprocess: {int(mp['digests'] == ce['digests'])}")
-        print(f"celery_bench_runs_succeeded: {int(mp['status'] == ce['status'] == dg.DagsterRunStatus.SUCCESS)}")
+        # The default multiprocess executor starts every step in a fresh interpreter that imports the code
+        # location; the workers (and a forkserver that preloads it) pay that once. This pair separates the
+        # two effects: warm step processes on one side, two workers against the same two cores on the other.
+        print(f"multiprocess_forkserver_wall_s: {fs['wall']:.1f}")
+        print(f"celery_2_workers_vs_multiprocess_forkserver_ratio: {fs['wall'] / ce['wall']:.2f}  "
+              "(multiprocess with a preloading forkserver / Celery; above 1 = Celery faster)")
+        print(f"celery_rows_equal_multiprocess: {int(mp['digests'] == ce['digests'] == fs['digests'])}")
+        ok = all(r["status"] == dg.DagsterRunStatus.SUCCESS for r in results.values())
+        print(f"celery_bench_runs_succeeded: {int(ok)}")
     finally:
         if instance is not None:
             instance.dispose()
