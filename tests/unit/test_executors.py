@@ -61,7 +61,7 @@ def test_broker_and_results_use_their_own_redis_databases_and_user():
 
 def test_a_missing_broker_password_names_the_variable():
     with pytest.raises(SettingsError, match="STOCKULA_BROKER_REDIS_PASSWORD"):
-        executors.celery_app_args(settings())
+        executors.celery_app_args(settings(broker_redis_password=None))
 
 
 def _conf(name: str) -> dict[str, str]:
