@@ -167,6 +167,9 @@ def outcome(test_db: TestDatabase, tmp_path_factory: pytest.TempPathFactory):
             with ConnectionSampler(settings, test_db.name) as sampler:
                 celery = backfill(test_db, celery_env, instance)
             names = workers.names
+        # Shown with -s (and on failure): the figures docs/executors.md quotes.
+        print(f"celery test: multiprocess command {multiprocess.wall_s:.1f} s, celery command {celery.wall_s:.1f} s, "
+              f"writer sessions max {max(sampler.samples, default=0)} over {len(sampler.samples)} samples")
         yield Outcome(home, instance, multiprocess, celery, sampler.samples, names, cmdlines)
     finally:
         instance.dispose()
@@ -263,3 +266,31 @@ def test_the_broker_password_is_in_no_run_config_event_log_or_command_line(outco
     assert not [log for log in logs if password in log.read_text()]
     compute_logs = [p for p in (outcome.home / "compute_logs").rglob("*") if p.is_file()]
     assert not [p for p in compute_logs if password in p.read_text(errors="replace")]
+
+
+def test_the_broker_redis_is_celerys_alone(stack_settings: Settings):
+    """The running broker: Celery's ACL user only (the cache's user and the default user are refused), no
+    administrative command, and the stack rendered it from the noeviction config."""
+    s = stack_settings
+    broker_url = s.celery_redis_url(s.celery_broker_db)
+    cache_user = redis.Redis(host=s.broker_redis_host, port=s.broker_redis_port, username=s.redis_user,
+                             password=s.secret("redis_password"), socket_timeout=3)
+    default_user = redis.Redis(host=s.broker_redis_host, port=s.broker_redis_port, socket_timeout=3)
+    celery_user = redis.Redis.from_url(broker_url, socket_timeout=3)
+    try:
+        with pytest.raises(redis.AuthenticationError):
+            cache_user.ping()
+        with pytest.raises((redis.AuthenticationError, redis.ResponseError)):
+            default_user.set("x", "1")
+        assert celery_user.ping()
+        for command in (("CONFIG", "GET", "maxmemory-policy"), ("FLUSHALL",), ("ACL", "LIST")):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                celery_user.execute_command(*command)
+    finally:
+        for client in (cache_user, default_user, celery_user):
+            client.close()
+    from stockula_pipelines.stack.layout import StackLayout
+
+    conf = StackLayout.from_settings(s).conf
+    assert "maxmemory-policy noeviction" in (conf / "redis.broker.conf").read_text()
+    assert f"include {conf / 'redis.broker.conf'}" in (conf / "celery-redis.conf").read_text()
