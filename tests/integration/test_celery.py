@@ -51,21 +51,32 @@ SOURCE_STEPS = {"market__price_history", "option_chains"}
 
 @dataclass
 class ConnectionSampler:
-    """Samples pg_stat_activity every ``interval`` s: the writer's sessions on the test database."""
+    """Every ``interval`` s, the writer's connections to the test database: its sessions in PostgreSQL
+    (pg_stat_activity) and its client connections to PgBouncer (SHOW CLIENTS on the console), where the
+    steps' resource pools connect."""
 
     settings: Settings
     database: str
     interval: float = 0.2
     samples: list[int] = field(default_factory=list)
+    clients: list[int] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def _run(self) -> None:
-        with psycopg.connect(self.settings.dsn(Role.admin, direct=True, dbname="postgres"), autocommit=True) as conn:
+        from stockula_pipelines.stack.console import console_connection
+
+        with (psycopg.connect(self.settings.dsn(Role.admin, direct=True, dbname="postgres"), autocommit=True) as conn,
+              console_connection(self.settings) as console):
             while not self._stop.is_set():
                 (count,) = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND datname = %s",
                                         (self.settings.writer_user, self.database)).fetchone()
                 self.samples.append(count)
+                cursor = console.execute("SHOW CLIENTS")
+                names = [d.name for d in cursor.description]
+                rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+                self.clients.append(sum(1 for r in rows if r["user"] == self.settings.writer_user
+                                        and r["database"] == self.database))
                 self._stop.wait(self.interval)
 
     def __enter__(self) -> ConnectionSampler:
@@ -93,6 +104,7 @@ class Outcome:
     multiprocess: Backfill
     celery: Backfill
     connections: list[int]
+    clients: list[int]
     worker_names: list[str]
     worker_cmdlines: list[str]
 
@@ -169,8 +181,9 @@ def outcome(test_db: TestDatabase, tmp_path_factory: pytest.TempPathFactory):
             names = workers.names
         # Shown with -s (and on failure): the figures docs/executors.md quotes.
         print(f"celery test: multiprocess command {multiprocess.wall_s:.1f} s, celery command {celery.wall_s:.1f} s, "
-              f"writer sessions max {max(sampler.samples, default=0)} over {len(sampler.samples)} samples")
-        yield Outcome(home, instance, multiprocess, celery, sampler.samples, names, cmdlines)
+              f"writer sessions max {max(sampler.samples, default=0)}, PgBouncer clients max "
+              f"{max(sampler.clients, default=0)} over {len(sampler.samples)} samples")
+        yield Outcome(home, instance, multiprocess, celery, sampler.samples, sampler.clients, names, cmdlines)
     finally:
         instance.dispose()
 
@@ -225,10 +238,13 @@ def test_the_source_pool_keeps_one_source_step_at_a_time_under_celery(outcome: O
 def test_the_writer_connections_stay_within_the_pool_bound(outcome: Outcome):
     from stockula_pipelines.settings import get_settings
 
-    samples = outcome.connections
-    assert len(samples) > 10 and max(samples) >= 1, samples  # the sampler saw the run working
-    # One step per worker at a time, each with one TimescaleResource pool of at most pool_max_size.
-    assert max(samples) <= WORKERS * get_settings().pool_max_size, max(samples)
+    sessions, clients = outcome.connections, outcome.clients
+    assert len(sessions) > 10 and max(sessions) >= 1 and max(clients) >= 1, (sessions, clients)  # it saw the run
+    # One step per worker at a time, each with one TimescaleResource pool of at most pool_max_size
+    # connections to PgBouncer, which multiplexes them onto PostgreSQL sessions (never more).
+    bound = WORKERS * get_settings().pool_max_size
+    assert max(clients) <= bound, clients
+    assert max(sessions) <= bound, sessions
 
 
 def test_results_live_in_their_own_redis_database_and_expire(outcome: Outcome):
