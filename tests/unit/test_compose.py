@@ -321,3 +321,6 @@ def test_celery_broker_redis_has_its_own_acl_config_and_volume(raw: dict) -> Non
     assert subprocess.run(["sh", "-n", str(INFRA / "docker/redis-broker-entrypoint.sh")]).returncode == 0
     worker = raw["services"]["celery_worker"]
     assert worker["command"][:3] == ["stockula", "celery", "worker"] and worker["profiles"] == ["celery"]
+    # Steps on a worker hand outputs and logs to the webserver and the other containers: one volume.
+    for name in ("dagster_webserver", "dagster_daemon", "celery_worker"):
+        assert _mounts(raw["services"][name])["/opt/stockula/.stack/dagster"] == "dagster-data", name
