@@ -18,10 +18,10 @@ help:
 setup:
 	@infra/local/setup.sh
 
-# The lock `make setup` installs: every dependency of pyproject.toml (dev extras and build requirements
+# The lock `make setup` installs: every dependency of pyproject.toml (the dev and executors extras, build requirements
 # included) pinned with its hashes. Re-run after changing a dependency range, then commit the file.
 lock:
-	@$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --no-strip-extras --extra dev \
+	@$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --no-strip-extras --extra dev --extra executors \
 	  --build-deps-for editable --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 # The secret scan and the dependency audit alone (`make test` runs them with everything else).

@@ -23,6 +23,7 @@ from stockula_pipelines.defs import (  # noqa: E402
     quality,
     strategies,
 )
+from stockula_pipelines.executors import executor_from_settings  # noqa: E402
 from stockula_pipelines.resources.backup import OperationsResource  # noqa: E402
 from stockula_pipelines.resources.market_data import MarketDataResource  # noqa: E402
 from stockula_pipelines.resources.timescale import TimescaleResource  # noqa: E402
@@ -43,6 +44,8 @@ defs = dg.Definitions.merge(
             "timescale": TimescaleResource(),
             "market_data": MarketDataResource(),
             "operations": OperationsResource(),
-        }
+        },
+        # STOCKULA_EXECUTOR (docs/executors.md): multiprocess unless the settings say otherwise.
+        executor=executor_from_settings(),
     ),
 )

@@ -119,6 +119,24 @@ class Settings(BaseSettings):
     grafana_admin_password: SecretStr | None = None
     dagster_webserver_port: int = 53070
 
+    # --- executors and Celery's broker (issue 15; docs/executors.md) ------------------------------------
+    # The executor of every job: "multiprocess" (default), "in_process", "celery" or "k8s".
+    executor: Literal["multiprocess", "in_process", "celery", "k8s"] = "multiprocess"
+    # Celery's broker and result backend: a Redis instance of its own (noeviction, its own memory budget),
+    # never the cache's LRU Redis, which may evict a queued task. Its ACL user has no access to the cache.
+    broker_redis_host: str = "127.0.0.1"
+    broker_redis_port: int = 56380
+    broker_redis_user: str = "stockula_celery"
+    broker_redis_password: SecretStr | None = None
+    celery_broker_db: int = 0
+    celery_result_db: int = 1
+    # Celery deletes a step's stored result (its serialised events) after this many seconds; the run
+    # reads it as soon as the step ends.
+    celery_result_expires_seconds: int = 3600
+    # A task a worker took but has not acknowledged (acks_late: until its step ended) goes back to the
+    # queue after this long, so it must exceed the longest step.
+    celery_visibility_timeout_seconds: int = 12 * 3600
+
     # --- market data ---------------------------------------------------------------------------------
     source: Literal["synthetic", "files", "yfinance"] = "synthetic"
     symbols: list[str] | None = None  # None = the source's whole universe
@@ -246,6 +264,13 @@ class Settings(BaseSettings):
         user = quote(self.redis_user, safe="")
         password = quote(self.redis_password.get_secret_value(), safe="")
         return f"redis://{user}:{password}@{self.redis_host}:{self.redis_port}/0"
+
+
+    def celery_redis_url(self, db: int) -> str:
+        """Celery's Redis (database ``db``) signed in as its ACL user. Secret: never log or show it."""
+        user = quote(self.broker_redis_user, safe="")
+        password = quote(self.secret("broker_redis_password", "Celery's broker Redis"), safe="")
+        return f"redis://{user}:{password}@{self.broker_redis_host}:{self.broker_redis_port}/{db}"
 
 
 @lru_cache(maxsize=1)

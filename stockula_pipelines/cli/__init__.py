@@ -8,6 +8,7 @@
     stockula backup run|list|verify|restore  backups, restores and verification drills
     stockula maintenance run [TASK]       vacuum, statistics, reindex, timescaledb, health
     stockula ui                           dagster dev (webserver + daemon) with a clean stop
+    stockula celery worker|status         Celery workers for STOCKULA_EXECUTOR=celery
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     ui.register(sub)
     backup.register(sub)
     maintenance.register(sub)
+    from stockula_pipelines.cli import celery  # issue 15: STOCKULA_EXECUTOR=celery
+
+    celery.register(sub)
     return parser
 
 

@@ -42,6 +42,8 @@ def resolve_passwords(settings: Settings, env_file: Path) -> dict[Role, str]:
 # Secrets of the stack's services that are not PostgreSQL roles: PgBouncer's console identity, Redis's
 # ACL user and (compose only) Grafana's admin. Generated like the role passwords.
 SERVICE_SECRETS = ("pgbouncer_admin_password", "redis_password", "grafana_admin_password")
+# Celery's broker Redis (issue 15): its ACL user's password.
+SERVICE_SECRETS += ("broker_redis_password",)
 
 
 def resolve_service_secrets(settings: Settings, env_file: Path) -> dict[str, str]:
@@ -78,6 +80,7 @@ def render_env(settings: Settings, passwords: dict[Role, str], cipher_pass: str 
         f"STOCKULA_PG_PORT={settings.pg_port}",
         f"STOCKULA_PGBOUNCER_PORT={settings.pgbouncer_port}",
         f"STOCKULA_REDIS_PORT={settings.redis_port}",
+        f"STOCKULA_BROKER_REDIS_PORT={settings.broker_redis_port}",  # Celery's broker (issue 15)
         f"STOCKULA_PROMETHEUS_PORT={settings.prometheus_port}",
         f"STOCKULA_POSTGRES_EXPORTER_PORT={settings.postgres_exporter_port}",
         f"STOCKULA_REPLICA_PORT={settings.replica_port}",  # read replica (issue 15)

@@ -17,6 +17,7 @@ import redis
 
 from stockula_pipelines.settings import Role, Settings
 
+from . import broker as celery_broker  # issue 15: Celery's own Redis
 from .layout import RunAs, StackLayout
 from .procs import read_pid, spawn
 from .render import render_template, shared_config, write_config
@@ -208,6 +209,10 @@ SERVICES: tuple[Service, ...] = (
             _pgbouncer_launch, _pgbouncer_probe, reloads_on_hup=True),
     Service("redis", Path("/usr/bin/redis-server"), "redis_port", _redis_configure, _redis_launch,
             _redis_probe, restarts_on_change=True),
+    # --- Celery's broker and result backend (issue 15, stack/broker.py) ---
+    Service(celery_broker.NAME, celery_broker.BINARY, "broker_redis_port", celery_broker.configure,
+            celery_broker.launch, celery_broker.probe, restarts_on_change=True),
+    # --- end Celery ---
     Service("postgres_exporter", EXPORTER, "postgres_exporter_port", _exporter_configure, _exporter_launch,
             _exporter_probe, restarts_on_change=True),
     Service("prometheus", Path("/usr/bin/prometheus"), "prometheus_port", _prometheus_configure,

@@ -58,7 +58,8 @@ def test_up_twice_is_harmless(stack: StackInfo) -> None:
 
 def test_status_reports_every_service_up(stack: StackInfo) -> None:
     statuses = stack_status(get_settings())
-    assert [s.name for s in statuses] == ["postgres", "pgbouncer", "redis", "postgres_exporter", "prometheus"]
+    assert [s.name for s in statuses] == ["postgres", "pgbouncer", "redis", "celery_redis", "postgres_exporter",
+                                              "prometheus"]
     assert all(s.up and s.pid for s in statuses), statuses
 
 
@@ -168,10 +169,11 @@ def test_port_in_use_gives_a_clear_error(stack: StackInfo) -> None:
 @pytest.mark.slow
 def test_down_leaves_no_process_of_a_throwaway_stack(stack: StackInfo) -> None:
     for root in _reachable_tmpdir():
-        pg, bouncer, rds, prom, exporter = _free_ports(5)
+        pg, bouncer, rds, prom, exporter, broker = _free_ports(6)
         other: Settings = get_settings().model_copy(update={
             "stack_dir": root / "stack", "pg_port": pg, "pgbouncer_port": bouncer, "redis_port": rds,
             "prometheus_port": prom, "postgres_exporter_port": exporter, "tune_memory": "256MB",
+            "broker_redis_port": broker,
         })
         info = stack_up(other, log=lambda line: None)
         pids = [s.pid for s in info.services]

@@ -16,7 +16,7 @@ from stockula_pipelines.settings import project_dir
 INFRA = project_dir() / "infra"
 COMPOSE = INFRA / "docker-compose.yml"
 SECRETS = ("ADMIN", "WRITER", "ANALYST", "BACKUP", "MONITOR", "DAGSTER", "PGBOUNCER_ADMIN", "REDIS", "GRAFANA_ADMIN",
-           "REPLICATOR")
+           "REPLICATOR", "BROKER_REDIS")
 CIPHER = ["STOCKULA_BACKUP_CIPHER_PASS=dummy-cipher"]
 # The native stack's services and the compose service that stands for each.
 NATIVE_TO_COMPOSE = {
@@ -26,6 +26,7 @@ NATIVE_TO_COMPOSE = {
     "prometheus": "prometheus",
     "postgres_exporter": "postgres_exporter",
     "replica": "timescaledb-replica",  # the read replica (issue 15), compose profile "replica"
+    "celery_redis": "celery_redis",
 }
 COMPOSE_SPEC_CANDIDATES = (
     Path("/usr/lib/python3/dist-packages/compose/config/compose_spec.json"),
@@ -96,7 +97,7 @@ def test_ports_use_the_native_variables_and_defaults(raw: dict) -> None:
 
     defaults = Settings.model_fields
     for native, compose in NATIVE_TO_COMPOSE.items():
-        field = {"postgres": "pg_port"}.get(native, f"{native}_port")
+        field = {"postgres": "pg_port", "celery_redis": "broker_redis_port"}.get(native, f"{native}_port")
         var, default = f"STOCKULA_{field.upper()}", defaults[field].default
         ports = raw["services"][compose]["ports"]
         assert any(f"${{{var}:-{default}}}" in p for p in ports), (compose, ports)
@@ -256,9 +257,12 @@ SECRETS_OF = {
     # operations jobs (VACUUM/REINDEX, drills) that lib/maintenance and lib/backup still run as it
     "dagster_webserver": {"STOCKULA_WRITER_PASSWORD", "STOCKULA_BACKUP_PASSWORD", "STOCKULA_MONITOR_PASSWORD",
                           "STOCKULA_ADMIN_PASSWORD", "STOCKULA_PGBOUNCER_ADMIN_PASSWORD", "STOCKULA_REDIS_PASSWORD",
-                          "DAGSTER_PG_PASSWORD"},
+                          "DAGSTER_PG_PASSWORD", "STOCKULA_BROKER_REDIS_PASSWORD"},
+    # Celery's broker Redis holds its own ACL user's password only
+    "celery_redis": {"STOCKULA_BROKER_REDIS_PASSWORD"},
 }
 SECRETS_OF["dagster_daemon"] = SECRETS_OF["dagster_webserver"]
+SECRETS_OF["celery_worker"] = SECRETS_OF["dagster_webserver"]  # runs the daemon's steps: the same secrets
 SECRET_NAME = re.compile(r"(PASSWORD|_PASS|CIPHER|SECRET|TOKEN|_KEY)")
 
 
@@ -334,3 +338,18 @@ def test_the_read_replica_is_an_optional_standby_of_the_primary(raw: dict) -> No
     hba = (INFRA / "docker/initdb/40-stockula-replication.sh").read_text()
     assert 'echo "host    all          $user  all  reject"' in hba and 'cat "$hba"' in hba
     assert hba.index("reject") < hba.index('cat "$hba"')  # before the entrypoint's catch-all line
+def test_celery_broker_redis_has_its_own_acl_config_and_volume(raw: dict) -> None:
+    """Issue 15: Celery's Redis in compose keeps the native stack's rules (stack/broker.py)."""
+    from stockula_pipelines.stack.broker import BROKER_PERMISSIONS, DEFAULT_USER
+
+    service = raw["services"]["celery_redis"]
+    assert _mounts(service)["/usr/local/etc/redis/redis.conf"] == "./config/redis.broker.conf"
+    assert _mounts(service)["/data"] == "celery-redis-data" and "celery-redis-data" in raw["volumes"]
+    script = (INFRA / "docker/redis-broker-entrypoint.sh").read_text()
+    assert f'echo "{DEFAULT_USER}"' in script and f"#$digest {BROKER_PERMISSIONS}" in script
+    assert subprocess.run(["sh", "-n", str(INFRA / "docker/redis-broker-entrypoint.sh")]).returncode == 0
+    worker = raw["services"]["celery_worker"]
+    assert worker["command"][:3] == ["stockula", "celery", "worker"] and worker["profiles"] == ["celery"]
+    # Steps on a worker hand outputs and logs to the webserver and the other containers: one volume.
+    for name in ("dagster_webserver", "dagster_daemon", "celery_worker"):
+        assert _mounts(raw["services"][name])["/opt/stockula/.stack/dagster"] == "dagster-data", name
