@@ -87,7 +87,9 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
             for partition in planned.partitions_subset.get_partition_keys()
         ]
         with self.index_connection() as conn:
-            conn.execute(AssetCheckExecutionsTable.insert().values(rows))
+            # executemany: one statement with a row of parameters each, not one statement of 10,000 rows
+            # of literals for SQLAlchemy to compile.
+            conn.execute(AssetCheckExecutionsTable.insert(), rows)
 
 
 class PooledPostgresStorage(DagsterPostgresStorage):

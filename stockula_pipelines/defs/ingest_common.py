@@ -38,8 +38,9 @@ from stockula_pipelines.resources.timescale import TimescaleResource
 
 PREVIEW_ROWS = 10
 # A range run's metadata is stored once per partition of the range: beyond this many partitions the
-# preview and the plots (about 15 KB of the 22 KB per partition) are left out, so a 20-year backfill does
-# not write 100 MB of copies of one preview; the counts, window and column schema stay.
+# preview, the plots and the column schema (about 18 KB of the 22 KB per partition) are left out, so a
+# 20-year backfill does not write 100 MB of copies of one preview; the counts and the window stay (the
+# next nightly load shows the rest again).
 LONG_RANGE_PARTITIONS = 100
 DB_KINDS = {"python", "polars", "timescaledb"}
 SOURCE_POOL = "market_data_source"
@@ -209,7 +210,7 @@ class TableLoad:
         if len(self.partitions) <= LONG_RANGE_PARTITIONS:
             metadata["preview"] = preview_table(self.preview if self.preview is not None else pl.DataFrame())
             metadata.update(plots(self.table, self.latest))
-        if self.columns is not None:
+        if self.columns is not None and len(self.partitions) <= LONG_RANGE_PARTITIONS:
             metadata["dagster/column_schema"] = dg.MetadataValue.table_schema(self.columns)
         if self.changed is not None:
             metadata["symbols_changed"] = dg.MetadataValue.json(sorted(self.changed))
