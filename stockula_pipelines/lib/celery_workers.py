@@ -37,7 +37,9 @@ def write_instance_dir(home: Path, *, dagster_db: str | None = None) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     storage = project["storage"]
     if dagster_db is not None:
-        storage["postgres"]["postgres_db"]["db_name"] = dagster_db
+        # storage: postgres: {postgres_db: ...}, or the project's pooled class: custom: {config: {postgres_db: ...}}
+        kind, body = next(iter(storage.items()))
+        (body["config"] if kind == "custom" else body)["postgres_db"]["db_name"] = dagster_db
     config = {
         "storage": storage,
         "concurrency": project["concurrency"],

@@ -103,8 +103,14 @@ def test_stack_up_clones_the_primary_and_streams(standby: Standby) -> None:
     assert status["replica"].up and status["replica"].port == s.replica_port
     assert status["replica"].pid == replica.pid(layout)
     with psycopg.connect(s.dsn(Role.admin, direct=True), autocommit=True) as conn:
-        rows = conn.execute("SELECT usename, state FROM pg_stat_replication WHERE application_name = %s",
-                            (replica.APPLICATION_NAME,)).fetchall()
+        # A standby started beside a busy primary first replays what it missed ('catchup'), then streams.
+        deadline = time.monotonic() + 60
+        while True:
+            rows = conn.execute("SELECT usename, state FROM pg_stat_replication WHERE application_name = %s",
+                                (replica.APPLICATION_NAME,)).fetchall()
+            if rows != [(s.replicator_user, "catchup")] or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
     assert rows == [(s.replicator_user, "streaming")]
     assert _slot_active(s, layout) is True
     # A copy of the whole cluster: the same system identifier, in recovery, streaming through the slot.

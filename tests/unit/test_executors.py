@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from types import SimpleNamespace
 
 import dagster as dg
 import pytest
@@ -20,9 +21,24 @@ def settings(**values) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def test_the_default_is_dagsters_own_default_executor():
+def test_the_default_is_dagsters_own_default_executor_with_steps_forked_from_a_preloaded_server():
     assert Settings.model_fields["executor"].default == "multiprocess"
-    assert executors.executor_from_settings(settings()) is dg.multi_or_in_process_executor
+    default = executors.executor_from_settings(settings())
+    dagsters = dg.multi_or_in_process_executor
+    # Same name and run config as Dagster's default, so every run config written for it still applies.
+    assert default.name == dagsters.name
+    assert default.config_schema.as_field().config_type.key == dagsters.config_schema.as_field().config_type.key
+
+    def create(config: dict):
+        return default.executor_creation_fn(SimpleNamespace(executor_config=config))  # reads only the config
+
+    preloaded = create({"multiprocess": {"max_concurrent": None, "retries": {"enabled": {}}}})
+    assert preloaded._start_method == "forkserver"  # noqa: SLF001 - the executor's only record of it
+    assert preloaded._explicit_forkserver_preload == ["stockula_pipelines.definitions"]  # noqa: SLF001
+    named = create({"multiprocess": {"max_concurrent": None, "retries": {"enabled": {}}, "start_method": {"spawn": {}}}})
+    assert named._start_method == "spawn"  # noqa: SLF001 - run config that names a start method wins
+    in_process = create({"in_process": {"retries": {"enabled": {}}}})
+    assert type(in_process).__name__ == "InProcessExecutor"
     assert executors.executor_from_settings(settings(executor="in_process")) is dg.in_process_executor
 
 

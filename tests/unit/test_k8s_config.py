@@ -59,10 +59,10 @@ def test_each_configurable_class_accepts_its_config(pod_env):
         if name == "run_launcher":
             assert result.value["job_image"] == POD_ENV["STOCKULA_IMAGE"]
             assert result.value["job_namespace"] == POD_ENV["DAGSTER_K8S_NAMESPACE"]
-    # The storage section is dagster-postgres's: its config schema too, with the env resolved.
-    from dagster_postgres import DagsterPostgresStorage
-
-    storage = process_config(DagsterPostgresStorage.config_type(), _raw()["storage"]["postgres"])
+    # The storage is the project's pooled dagster-postgres storage: its class and config schema too.
+    section = _raw()["storage"]["custom"]
+    cls = getattr(importlib.import_module(section["module"]), section["class"])
+    storage = process_config(cls.config_type(), section["config"])
     assert storage.success, [e.message for e in storage.errors]
     assert storage.value["postgres_db"]["password"] == POD_ENV["DAGSTER_PG_PASSWORD"]
 
@@ -86,7 +86,7 @@ def test_logs_and_artifacts_live_on_the_shared_volume_and_no_secret_is_written_d
     claims = [v["persistentVolumeClaim"]["claimName"] for v in raw["run_launcher"]["config"]["volumes"]]
     assert claims == ["stockula-dagster-data"]
     # Every secret of the storage comes from the environment.
-    assert raw["storage"]["postgres"]["postgres_db"]["password"] == {"env": "DAGSTER_PG_PASSWORD"}
+    assert raw["storage"]["custom"]["config"]["postgres_db"]["password"] == {"env": "DAGSTER_PG_PASSWORD"}
 
 
 def test_the_image_contains_both_engines():
