@@ -21,7 +21,6 @@ import dagster as dg
 import psycopg
 import pytest
 import redis
-import yaml
 from conftest import TestDatabase
 from ladder_support import Ladder
 from psycopg import sql
@@ -169,12 +168,9 @@ def outcome(test_db: TestDatabase, tmp_path_factory: pytest.TempPathFactory):
         celery_env = dict(env, STOCKULA_EXECUTOR="celery")
         # The workers start first and wait on the broker while the multiprocess run goes.
         with LocalWorkers(WORKERS, celery_env, home / "worker-logs") as workers:
-            # The multiprocess executor's step processes fork from a server that has the code location
-            # loaded (its default spawns each one cold: ~5 s of imports per step on this machine).
-            config = home / "multiprocess.yaml"
-            config.write_text(yaml.safe_dump({"execution": {"config": {"multiprocess": {"start_method": {
-                "forkserver": {"preload_modules": ["stockula_pipelines.definitions"]}}}}}}))
-            multiprocess = backfill(test_db, env, instance, "--config", str(config))
+            # The project's default multiprocess executor: step processes fork from a server that has the
+            # code location loaded (Dagster's stock spawn starts each cold: ~5 s of imports per step here).
+            multiprocess = backfill(test_db, env, instance)
             cmdlines = process_cmdlines([p.pid for p in workers.procs])
             with ConnectionSampler(settings, test_db.name) as sampler:
                 celery = backfill(test_db, celery_env, instance)
