@@ -27,6 +27,8 @@ class MarketDataResource(ConfigurableResource):
     use_cache: bool = Field(default=True, description="false = no Redis response cache")
     retry_delay_seconds: float = Field(
         default=30.0, description="pause before the second pass over rate-limited symbols")
+    load_batch_rows: int | None = Field(
+        default=None, description="rows per batch of symbols of a range run (default STOCKULA_LOAD_BATCH_ROWS)")
 
     def resolved_settings(self) -> Settings:
         overrides = {
@@ -36,6 +38,7 @@ class MarketDataResource(ConfigurableResource):
             "files_dir": Path(self.files_dir) if self.files_dir else None,
             "symbols": [s.upper() for s in self.symbols] if self.symbols else None,
             "cache_ttl_seconds": self.cache_ttl_seconds,
+            "load_batch_rows": self.load_batch_rows,
         }
         base = get_settings()
         return base.model_copy(update={k: v for k, v in overrides.items() if v is not None})

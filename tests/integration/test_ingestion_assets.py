@@ -13,6 +13,7 @@ from conftest import TestDatabase
 from stockula_pipelines.defs.corporate_actions.assets import corporate_actions
 from stockula_pipelines.defs.market_data.assets import price_history, price_history_intraday, stocks
 from stockula_pipelines.defs.options.assets import option_chains
+from stockula_pipelines.defs.quality.checks import price_checks
 from stockula_pipelines.resources.market_data import MarketDataResource
 from stockula_pipelines.resources.timescale import TimescaleResource
 from stockula_pipelines.settings import Role
@@ -114,6 +115,41 @@ def test_a_range_backfill_is_one_run_over_the_whole_window(clean_db: TestDatabas
         windows = conn.execute("SELECT count(*) FROM ops.ingest_log WHERE table_name = 'price_history'").fetchone()[0]
     assert days == ["2024-07-01", "2024-07-02", "2024-07-03", "2024-07-05", "2024-07-08", "2024-07-09"]
     assert windows == 1
+
+
+def test_a_range_loaded_in_batches_of_symbols_equals_one_batch(clean_db: TestDatabase):
+    """A long range goes in batches of symbols (bounded memory): the rows are those of a one-batch run."""
+    assert _run(clean_db, ["market/stocks"]).success
+    tags = {"dagster/asset_partition_range_start": "2024-07-01", "dagster/asset_partition_range_end": "2024-07-31"}
+
+    def backfill(**source) -> tuple[dict, tuple, int]:
+        result = dg.materialize([*ASSETS, price_checks(price_history.key, intraday=False)],
+                                selection=["market/price_history"], resources=_resources(clean_db, **source), tags=tags)
+        assert result.success
+        # Each batch is its own ingest-log row: the checks of the range see every one of them.
+        checks = result.get_asset_check_evaluations()
+        assert checks and all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
+        with clean_db.connect() as conn:
+            digest = conn.execute(
+                "SELECT count(*), md5(string_agg(concat_ws('|', symbol, interval, time, open_price, high_price, "
+                "low_price, close_price, volume, source), ',' ORDER BY symbol, interval, time)) FROM market.price_history"
+            ).fetchone()
+            loads = conn.execute("SELECT count(*) FROM ops.ingest_log WHERE table_name = 'price_history'").fetchone()[0]
+        empty_data_tables_but_stocks(clean_db)
+        return _meta(result, ["market", "price_history"]), digest, loads
+
+    whole, whole_rows, whole_loads = backfill()
+    # 22 sessions a symbol: 40 rows a batch is one symbol at a time.
+    batched, batched_rows, batched_loads = backfill(load_batch_rows=40)
+    assert (whole["load_batches"], whole_loads) == (1, 1)
+    assert (batched["load_batches"], batched_loads) == (8, 8)
+    assert batched_rows == whole_rows and whole_rows[0] == 8 * 22
+    assert batched["rows_in_run"] == whole["rows_in_run"] == 8 * 22 and batched["symbols"] == 8
+
+
+def empty_data_tables_but_stocks(db: TestDatabase) -> None:
+    with db.connect(Role.admin, direct=True, autocommit=True) as conn:
+        conn.execute("TRUNCATE market.price_history, ops.ingest_log CASCADE")
 
 
 def test_bad_rows_from_files_are_quarantined_and_counted(clean_db: TestDatabase, tmp_path: Path):
