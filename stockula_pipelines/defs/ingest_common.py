@@ -186,8 +186,9 @@ class TableLoad:
         ranged = len(self.partitions) > 1
         where = "run_range" if ranged else "window"
         metadata = {
-            # Dagster's row count is read as "rows in this partition": only true for a one-partition run.
-            **({} if ranged else {"dagster/row_count": dg.MetadataValue.int(self.rows_loaded)}),
+            # Dagster's row count is read as "rows in this partition" (written or already stored as fetched):
+            # only true for a one-partition run.
+            **({} if ranged else {"dagster/row_count": dg.MetadataValue.int(self.rows_loaded + self.rows_unchanged)}),
             ("rows_in_run" if ranged else "rows_loaded"): dg.MetadataValue.int(self.rows_loaded),
             **({"run_partitions": dg.MetadataValue.int(len(self.partitions))} if ranged else {}),
             "rows_replaced": dg.MetadataValue.int(self.rows_replaced),

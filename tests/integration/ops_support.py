@@ -32,10 +32,11 @@ def minute_bars(start: datetime, n: int, seed: int) -> pl.DataFrame:
     return schemas.conform(frame, "price_history")
 
 
-def load_day(db, day: int, n: int = 120, *, direct: bool = False) -> int:
-    """Load ``n`` minute bars per symbol on 2024-03-``day`` through the loader, as the writer."""
+def load_day(db, day: int, n: int = 120, *, direct: bool = False, seed: int | None = None) -> int:
+    """Load ``n`` minute bars per symbol on 2024-03-``day`` through the loader, as the writer (values from
+    ``seed``, the day by default: the same day loaded again is unchanged, so nothing is written)."""
     start = datetime(2024, 3, day, 14, 30, tzinfo=UTC)
-    frame = minute_bars(start, n, seed=day)
+    frame = minute_bars(start, n, seed=day if seed is None else seed)
     with db.connect(Role.writer, direct=direct) as conn:
         result = load_window(conn, "price_history", frame, window=(start, start + timedelta(hours=4)),
                              symbols=SYMBOLS, source="test")
