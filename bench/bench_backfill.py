@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable as a plain script from a checkout
     sys.path.insert(0, str(ROOT))
 
+from stockula_pipelines.lib.celery_workers import recreate_database, write_instance_dir  # noqa: E402
 from stockula_pipelines.lib.db.migrate import migrate  # noqa: E402
 from stockula_pipelines.settings import Role, Settings, get_settings  # noqa: E402
 
@@ -96,15 +97,12 @@ class Bench:
 
     # --- scratch databases and instance --------------------------------------------------------------
     def create(self) -> None:
-        self.drop()
-        with psycopg.connect(self.admin_postgres, autocommit=True) as conn:
-            for name, owner in ((WAREHOUSE_DB, self.settings.admin_user), (DAGSTER_DB, self.settings.dagster_user)):
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
+        recreate_database(self.settings, WAREHOUSE_DB, Role.admin)
+        recreate_database(self.settings, DAGSTER_DB, Role.dagster)
         migrate(self.settings.dsn(Role.admin, direct=True, dbname=WAREHOUSE_DB), ROOT / "sql",
                 writer_user=self.settings.writer_user, analyst_user=self.settings.analyst_user,
                 backup_user=self.settings.backup_user)
-        instance = (ROOT / "dagster.yaml").read_text().replace("base_dir: .stack/", f"base_dir: {self.home}/")
-        (self.home / "dagster.yaml").write_text(instance)
+        write_instance_dir(self.home, dagster_db=DAGSTER_DB)  # the project's storage and pools
 
     def drop(self) -> None:
         with psycopg.connect(self.admin_postgres, autocommit=True) as conn:

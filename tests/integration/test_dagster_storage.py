@@ -14,6 +14,7 @@ import pytest
 import yaml
 from psycopg import sql
 
+from stockula_pipelines.lib.celery_workers import recreate_database, write_instance_dir
 from stockula_pipelines.partitions import build_daily_partitions
 from stockula_pipelines.settings import Role
 
@@ -42,15 +43,10 @@ def _sessions(admin_dsn: str) -> int:
 def instance(stack_settings, tmp_path: Path):
     s = stack_settings
     admin = s.dsn(Role.admin, direct=True, dbname="postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DAGSTER_DB)))
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(DAGSTER_DB),
-                                                                  sql.Identifier(s.dagster_user)))
-    project = yaml.safe_load((Path(__file__).resolve().parents[2] / "dagster.yaml").read_text())
-    storage = project["storage"]
+    recreate_database(s, DAGSTER_DB, Role.dagster)
+    write_instance_dir(tmp_path, dagster_db=DAGSTER_DB)  # the project's dagster.yaml storage, this database
+    storage = yaml.safe_load((tmp_path / "dagster.yaml").read_text())["storage"]
     assert storage["custom"]["class"] == "PooledPostgresStorage"  # what the project configures
-    storage["custom"]["config"]["postgres_db"]["db_name"] = DAGSTER_DB
-    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump({"storage": storage, "telemetry": {"enabled": False}}))
     with dg.DagsterInstance.from_config(str(tmp_path)) as inst:
         yield inst, admin
     with psycopg.connect(admin, autocommit=True) as conn:
